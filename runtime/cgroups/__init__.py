@@ -1,0 +1,92 @@
+"""cgroup managers behind one interface; the backend is chosen by probing the host.
+
+Interface (what the rest of pyrunc uses):
+  new_manager(container_id, cgroups_path, systemd=False) -> Manager
+  load_manager(saved_dict) -> Manager              (from Manager.save(), kept in the state)
+  Manager: create() add_pid(pid) apply(resources) save() destroy()
+           freeze() thaw() is_frozen() pids() kill_all(sig) stats()
+"""
+import os
+
+from pyrunc.errors import CgroupError, PyruncError
+
+PROC_ROOT = "/proc"
+
+
+def mounts(proc_root=PROC_ROOT):
+    """{controller: mountpoint} for v1 hierarchies and {"": mountpoint} for cgroup2."""
+    out = {}
+    with open(os.path.join(proc_root, "self/mountinfo")) as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fstype, _src, sopts = right.split()[:3]
+            mnt = left.split()[4]
+            if fstype == "cgroup2":
+                out.setdefault("", mnt)
+            elif fstype == "cgroup":
+                for opt in sopts.split(","):
+                    if opt in ("rw", "ro") or "=" in opt and not opt.startswith("name="):
+                        continue
+                    out.setdefault(opt, mnt)
+    return out
+
+
+def own_cgroups(proc_root=PROC_ROOT):
+    """{controller: path} of the calling process from /proc/self/cgroup ("" for v2)."""
+    out = {}
+    with open(os.path.join(proc_root, "self/cgroup")) as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            for c in ctrls.split(",") if ctrls else [""]:
+                out[c] = path
+    return out
+
+
+def is_unified(mnts):
+    """A pure cgroup v2 host: only the cgroup2 mount, at /sys/fs/cgroup."""
+    return "" in mnts and len(mnts) == 1
+
+
+def new_manager(container_id, cgroups_path, systemd=False):
+    if systemd:
+        raise PyruncError("systemd cgroup driver is not supported yet (--systemd-cgroup)")
+    mnts = mounts()
+    if not cgroups_path:
+        cgroups_path = container_id
+    if is_unified(mnts):
+        from pyrunc.cgroups.v2 import Manager
+    else:
+        from pyrunc.cgroups.v1 import Manager
+    return Manager.for_path(cgroups_path, mnts, own_cgroups())
+
+
+def load_manager(saved):
+    if saved.get("driver") == "v2":
+        from pyrunc.cgroups.v2 import Manager
+    else:
+        from pyrunc.cgroups.v1 import Manager
+    return Manager(saved)
+
+
+def write_file(path, value):
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as e:
+        raise CgroupError(f"write {value!r} to {path}", e) from None
+
+
+def rmdir_retry(path, tries=50):
+    """Remove one cgroup directory, retrying while the kernel still says EBUSY."""
+    import errno
+    import time
+    for i in range(tries):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            if e.errno != errno.EBUSY or i == tries - 1:
+                raise CgroupError(f"remove cgroup {path}", e) from None
+            time.sleep(0.01 * (i + 1))

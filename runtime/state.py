@@ -1,0 +1,130 @@
+"""A container's state directory: <root>/<id>/{state, exec.fifo}.
+
+The state file is private to pyrunc and written with marshal (builtin, no import cost; the
+JSON module alone would cost a `pyrunc state` ~7 ms) through a temp file and rename. The
+status is never stored: it is computed on each call from the init process (pid plus its
+start time, so a recycled pid is not mistaken for init), the exec fifo and the freezer.
+"""
+import marshal
+import os
+
+from pyrunc.errors import ContainerNotFound, InvalidID
+
+STATE_FILE = "state"
+FIFO = "exec.fifo"
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+.-")
+
+CREATED, RUNNING, PAUSED, STOPPED = "created", "running", "paused", "stopped"
+
+
+def check_id(cid):
+    if not cid or cid in (".", "..") or not _ID_CHARS.issuperset(cid):
+        raise InvalidID()
+
+
+def proc_stat(pid):
+    """(state letter, start time in clock ticks) of a pid, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = data[data.rfind(b")") + 2:].split()
+    return fields[0].decode(), int(fields[19])
+
+
+class Container:
+    """The stored facts about one container and the operations on its status."""
+
+    def __init__(self, root, data):
+        self.root = root
+        self.data = data
+        self.id = data["id"]
+        self.dir = os.path.join(root, self.id)
+
+    @property
+    def pid(self):
+        return self.data.get("pid", 0)
+
+    @property
+    def config(self):
+        return self.data["config"]
+
+    @property
+    def bundle(self):
+        return self.data["bundle"]
+
+    def init_alive(self):
+        st = proc_stat(self.pid) if self.pid else None
+        return st is not None and st[0] != "Z" and st[1] == self.data.get("start_time")
+
+    def cgroup_manager(self):
+        from pyrunc.cgroups import load_manager
+        return load_manager(self.data.get("cgroup") or {})
+
+    def status(self):
+        if not self.init_alive():
+            return STOPPED
+        if self.data.get("cgroup"):
+            try:
+                if self.cgroup_manager().is_frozen():
+                    return PAUSED
+            except OSError:
+                pass
+        if os.path.exists(os.path.join(self.dir, FIFO)):
+            return CREATED
+        return RUNNING
+
+    def save(self):
+        tmp = os.path.join(self.dir, "." + STATE_FILE + ".tmp")
+        with open(tmp, "wb") as f:
+            marshal.dump(self.data, f)
+        os.rename(tmp, os.path.join(self.dir, STATE_FILE))
+
+    def oci_state(self, status=None):
+        """The runtime-spec state object (runc's field order)."""
+        status = status or self.status()
+        out = {
+            "ociVersion": self.config.get("ociVersion", ""),
+            "id": self.id,
+            "pid": self.pid if status != STOPPED else 0,
+            "status": status,
+            "bundle": self.bundle,
+            "rootfs": self.data["rootfs"],
+            "created": self.data["created"],
+        }
+        ann = self.config.get("annotations")
+        if ann:
+            out["annotations"] = ann
+        return out
+
+
+def load(root, cid):
+    check_id(cid)
+    path = os.path.join(root, cid, STATE_FILE)
+    try:
+        with open(path, "rb") as f:
+            data = marshal.load(f)
+    except (FileNotFoundError, NotADirectoryError, EOFError, ValueError):
+        raise ContainerNotFound() from None
+    return Container(root, data)
+
+
+def list_ids(root):
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return []
+    return sorted(n for n in names if os.path.isfile(os.path.join(root, n, STATE_FILE)))
+
+
+def owner_name(uid):
+    try:
+        with open("/etc/passwd") as f:
+            for line in f:
+                parts = line.split(":")
+                if len(parts) > 2 and parts[2] == str(uid):
+                    return parts[0]
+    except OSError:
+        pass
+    return f"#{uid}"
