@@ -1,0 +1,37 @@
+"""pyrunc features: what this build implements (claims only what works)."""
+import os
+
+from pyrunc.cli.common import parse_cmd
+
+
+def features():
+    from pyrunc import SPEC_VERSION, __version__
+    from pyrunc.capabilities import NAMES
+    from pyrunc.mounts import FLAGS, PROPAGATION, RECURSIVE
+    return {
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": SPEC_VERSION,
+        "hooks": [],
+        "mountOptions": sorted(set(FLAGS) | set(PROPAGATION) | set(RECURSIVE)),
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "uts"],
+            "capabilities": sorted(NAMES, key=NAMES.get),
+            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
+                       "rdma": False},
+            "seccomp": {"enabled": False},
+            "apparmor": {"enabled": False},
+            "selinux": {"enabled": False},
+            "intelRdt": {"enabled": False},
+            "mountExtensions": {"idmap": {"enabled": False}},
+            "netDevices": {"enabled": False},
+        },
+        "annotations": {"io.github.pyrunc.version": __version__},
+        "potentiallyUnsafeConfigAnnotations": [],
+    }
+
+
+def main(ctx, args):
+    parse_cmd("features", (), args, nargs=0)
+    from pyrunc.jsonfast import dumps
+    os.write(1, (dumps(features(), indent=4) + "\n").encode())
+    return 0

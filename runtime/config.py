@@ -1,0 +1,259 @@
+"""Load config.json and check what pyrunc needs from it, naming the field at fault.
+
+These are the checks on the hot path of create: cheap type and value checks written by
+hand, each failing with a JSON pointer into config.json. The complete schema check (with
+jsonschema, ~76 ms to import) is `pyrunc validate`.
+"""
+import os
+
+from pyrunc.errors import ConfigError
+
+SUPPORTED_MAJOR = "1."
+NS_TYPES = ("user", "pid", "network", "ipc", "uts", "cgroup", "time", "mount")
+RLIMITS = ("RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE",
+           "RLIMIT_RSS", "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS",
+           "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE",
+           "RLIMIT_RTPRIO", "RLIMIT_RTTIME")
+PROPAGATION = ("shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate",
+               "runbindable")
+# Fields pyrunc does not implement yet: asking for them is an error, never silently ignored.
+UNSUPPORTED = (
+    ("/linux/seccomp", ("linux", "seccomp")),
+    ("/linux/intelRdt", ("linux", "intelRdt")),
+    ("/linux/personality", ("linux", "personality")),
+    ("/linux/memoryPolicy", ("linux", "memoryPolicy")),
+    ("/linux/timeOffsets", ("linux", "timeOffsets")),
+    ("/linux/netDevices", ("linux", "netDevices")),
+    ("/linux/mountLabel", ("linux", "mountLabel")),
+    ("/process/apparmorProfile", ("process", "apparmorProfile")),
+    ("/process/selinuxLabel", ("process", "selinuxLabel")),
+    ("/process/scheduler", ("process", "scheduler")),
+    ("/process/ioPriority", ("process", "ioPriority")),
+    ("/process/execCPUAffinity", ("process", "execCPUAffinity")),
+    ("/process/consoleSize", ("process", "consoleSize")),
+    ("/hooks", ("hooks",)),
+)
+U32 = 0xFFFFFFFF
+
+
+def load(bundle):
+    import json
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise ConfigError("", "JSON specification file config.json not found") from None
+    except OSError as e:
+        raise ConfigError("", f"cannot read: {e.strerror}") from None
+    try:
+        config = json.loads(raw)
+    except ValueError as e:
+        raise ConfigError("", f"invalid JSON: {e}") from None
+    if not isinstance(config, dict):
+        raise ConfigError("", "must be a JSON object")
+    return config
+
+
+def _type(value, kind, pointer):
+    ok = {
+        "object": isinstance(value, dict),
+        "array": isinstance(value, list),
+        "string": isinstance(value, str),
+        "bool": isinstance(value, bool),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+    }[kind]
+    if not ok:
+        raise ConfigError(pointer, f"must be {'an' if kind[0] in 'aio' else 'a'} "
+                          f"{'integer' if kind == 'int' else 'boolean' if kind == 'bool' else kind}")
+    return value
+
+
+def _opt(obj, key, kind, pointer, default=None):
+    if key not in obj or obj[key] is None:
+        return default
+    return _type(obj[key], kind, f"{pointer}/{key}")
+
+
+def _strings(obj, key, pointer):
+    arr = _opt(obj, key, "array", pointer, [])
+    for i, s in enumerate(arr):
+        _type(s, "string", f"{pointer}/{key}/{i}")
+    return arr
+
+
+def _u32(value, pointer):
+    _type(value, "int", pointer)
+    if not 0 <= value <= U32:
+        raise ConfigError(pointer, "must be between 0 and 4294967295")
+    return value
+
+
+def check(config, need_process=True):
+    """Raise ConfigError for the first problem found; return the list of warnings."""
+    warnings = []
+    ver = _type(config.get("ociVersion"), "string", "/ociVersion") if "ociVersion" in config \
+        else None
+    if ver is None:
+        raise ConfigError("/ociVersion", "is required")
+    if not ver.startswith(SUPPORTED_MAJOR):
+        raise ConfigError("/ociVersion", f'unsupported version "{ver}": pyrunc supports 1.x')
+    root = _type(config.get("root"), "object", "/root") if "root" in config else None
+    if root is None:
+        raise ConfigError("/root", "is required")
+    path = _type(root.get("path"), "string", "/root/path") if "path" in root else ""
+    if not path:
+        raise ConfigError("/root/path", "is required")
+    _opt(root, "readonly", "bool", "/root")
+    _check_process(config, need_process, warnings)
+    for key in ("hostname", "domainname"):
+        _opt(config, key, "string", "")
+    _check_mounts(config)
+    linux = _opt(config, "linux", "object", "", {})
+    _check_linux(config, linux, warnings)
+    _opt(config, "annotations", "object", "")
+    for pointer, keys in UNSUPPORTED:
+        obj = config
+        for k in keys:
+            obj = obj.get(k) if isinstance(obj, dict) else None
+        if obj not in (None, {}, [], ""):
+            raise ConfigError(pointer, "is not supported by pyrunc yet")
+    return warnings
+
+
+def _check_process(config, need_process, warnings):
+    proc = _opt(config, "process", "object", "")
+    if proc is None:
+        if need_process:
+            raise ConfigError("/process", "is required to create a container")
+        return
+    args = _strings(proc, "args", "/process")
+    if not args:
+        raise ConfigError("/process/args", "must contain at least one element")
+    cwd = _opt(proc, "cwd", "string", "/process", "")
+    if not cwd.startswith("/"):
+        raise ConfigError("/process/cwd", "must be an absolute path")
+    for i, e in enumerate(_strings(proc, "env", "/process")):
+        if "=" not in e or e.startswith("=") or "\0" in e:
+            raise ConfigError(f"/process/env/{i}", f'invalid environment variable "{e}"')
+    user = _opt(proc, "user", "object", "/process", {})
+    for key in ("uid", "gid", "umask"):
+        if key in user and user[key] is not None:
+            _u32(user[key], f"/process/user/{key}")
+    for i, g in enumerate(_opt(user, "additionalGids", "array", "/process/user", [])):
+        _u32(g, f"/process/user/additionalGids/{i}")
+    _opt(proc, "terminal", "bool", "/process")
+    _opt(proc, "noNewPrivileges", "bool", "/process")
+    if "oomScoreAdj" in proc and proc["oomScoreAdj"] is not None:
+        v = _type(proc["oomScoreAdj"], "int", "/process/oomScoreAdj")
+        if not -1000 <= v <= 1000:
+            raise ConfigError("/process/oomScoreAdj", "must be between -1000 and 1000")
+    seen = set()
+    for i, rl in enumerate(_opt(proc, "rlimits", "array", "/process", [])):
+        p = f"/process/rlimits/{i}"
+        _type(rl, "object", p)
+        t = rl.get("type")
+        if t not in RLIMITS:
+            raise ConfigError(f"{p}/type", f'unknown rlimit "{t}"')
+        if t in seen:
+            raise ConfigError(f"{p}/type", f"duplicate rlimit {t}")
+        seen.add(t)
+        for k in ("soft", "hard"):
+            v = _type(rl.get(k), "int", f"{p}/{k}")
+            if not 0 <= v <= 0xFFFFFFFFFFFFFFFF:
+                raise ConfigError(f"{p}/{k}", "must be an unsigned 64-bit integer")
+    from pyrunc.capabilities import NAMES
+    caps = _opt(proc, "capabilities", "object", "/process", {})
+    for cset in ("bounding", "effective", "inheritable", "permitted", "ambient"):
+        for i, name in enumerate(_strings(caps, cset, "/process/capabilities")):
+            if name not in NAMES:
+                warnings.append(f"unknown capability {name!r} in "
+                                f"/process/capabilities/{cset}/{i} ignored")
+
+
+def _check_mounts(config):
+    for i, m in enumerate(_opt(config, "mounts", "array", "", [])):
+        p = f"/mounts/{i}"
+        _type(m, "object", p)
+        dest = m.get("destination")
+        if not isinstance(dest, str) or not dest:
+            raise ConfigError(f"{p}/destination", "must be a non-empty string")
+        _opt(m, "type", "string", p)
+        _opt(m, "source", "string", p)
+        _strings(m, "options", p)
+        if m.get("uidMappings") or m.get("gidMappings"):
+            raise ConfigError(f"{p}/uidMappings", "idmapped mounts are not supported by pyrunc yet")
+
+
+def _check_linux(config, linux, warnings):
+    nss = {}
+    for i, ns in enumerate(_opt(linux, "namespaces", "array", "/linux", [])):
+        p = f"/linux/namespaces/{i}"
+        _type(ns, "object", p)
+        t = ns.get("type")
+        if t not in NS_TYPES:
+            raise ConfigError(f"{p}/type", f'namespace type "{t}" is not supported')
+        if t in nss:
+            raise ConfigError(f"{p}/type", f"duplicate namespace {t}")
+        path = _opt(ns, "path", "string", p, "")
+        if path and not os.path.exists(path):
+            raise ConfigError(f"{p}/path", f"namespace path {path}: no such file or directory")
+        nss[t] = path
+    if "user" in nss:
+        raise ConfigError("/linux/namespaces", "user namespaces are not supported by pyrunc yet")
+    for key in ("uidMappings", "gidMappings"):
+        if _opt(linux, key, "array", "/linux") and "user" not in nss:
+            raise ConfigError(f"/linux/{key}", "user namespace mappings need a user namespace")
+    if config.get("hostname") and nss.get("uts", 1) != "":
+        raise ConfigError("/hostname", "setting the hostname needs a new UTS namespace")
+    if config.get("domainname") and nss.get("uts", 1) != "":
+        raise ConfigError("/domainname", "setting the domainname needs a new UTS namespace")
+    if "mount" not in nss:
+        raise ConfigError("/linux/namespaces", "a mount namespace is required")
+    sysctl = _opt(linux, "sysctl", "object", "/linux", {})
+    for key, val in sysctl.items():
+        p = f"/linux/sysctl/{key}"
+        _type(val, "string", p)
+        _check_sysctl(key, nss, p)
+    for key in ("maskedPaths", "readonlyPaths"):
+        for i, path in enumerate(_strings(linux, key, "/linux")):
+            if not path.startswith("/"):
+                raise ConfigError(f"/linux/{key}/{i}", "must be an absolute path")
+    prop = _opt(linux, "rootfsPropagation", "string", "/linux", "")
+    if prop and prop not in PROPAGATION:
+        raise ConfigError("/linux/rootfsPropagation", f'unknown propagation "{prop}"')
+    for i, d in enumerate(_opt(linux, "devices", "array", "/linux", [])):
+        p = f"/linux/devices/{i}"
+        _type(d, "object", p)
+        path = d.get("path")
+        if not isinstance(path, str) or not path.startswith("/dev/"):
+            raise ConfigError(f"{p}/path", "must be an absolute path under /dev")
+        if d.get("type") not in ("c", "b", "u", "p"):
+            raise ConfigError(f"{p}/type", f"unknown device type {d.get('type')!r}")
+        for k in ("major", "minor"):
+            if d.get("type") != "p":
+                _type(d.get(k), "int", f"{p}/{k}")
+        for k in ("fileMode", "uid", "gid"):
+            if d.get(k) is not None:
+                _u32(d[k], f"{p}/{k}")
+    _opt(linux, "cgroupsPath", "string", "/linux")
+    _opt(linux, "resources", "object", "/linux")
+
+
+_IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
+
+
+def _check_sysctl(key, nss, pointer):
+    if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        if nss.get("ipc", 1) != "":
+            raise ConfigError(pointer, "sysctl needs a new IPC namespace")
+    elif key.startswith("net."):
+        if nss.get("network", 1) != "":
+            raise ConfigError(pointer, "sysctl needs a new network namespace")
+    elif key in ("kernel.hostname", "kernel.domainname"):
+        if nss.get("uts", 1) != "":
+            raise ConfigError(pointer, "sysctl needs a new UTS namespace")
+        raise ConfigError(pointer, "use /hostname or /domainname instead of this sysctl")
+    else:
+        raise ConfigError(pointer, "sysctl is not in a namespace the container owns")

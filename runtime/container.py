@@ -1,0 +1,309 @@
+"""Container lifecycle: create, start, kill, delete (runc's semantics and error texts)."""
+import errno
+import os
+import signal
+
+from pyrunc import state as st
+from pyrunc.errors import ContainerExists, InvalidState, PyruncError, SyscallError
+
+HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyrunc-init")
+
+
+def helper_memfd():
+    """A sealed in-memory copy of pyrunc-init: what init fexecve()s. Sealed, it cannot be
+    written through /proc/PID/exe (the CVE-2019-5736 overwrite), and it is not a host file."""
+    import fcntl
+    try:
+        src = os.open(HELPER, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise SyscallError(f"open {HELPER} (was pyrunc installed with its helper?)", e) from None
+    try:
+        fd = os.memfd_create("pyrunc-init", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        size = os.fstat(src).st_size
+        sent = 0
+        while sent < size:
+            n = os.sendfile(fd, src, sent, size - sent)
+            if n == 0:
+                break
+            sent += n
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK
+                    | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
+        return fd
+    finally:
+        os.close(src)
+
+
+def _make_state_dir(root, cid):
+    try:
+        os.makedirs(root, 0o700, exist_ok=True)
+    except OSError as e:
+        raise SyscallError(f"create root directory {root}", e) from None
+    path = os.path.join(root, cid)
+    try:
+        os.mkdir(path, 0o711)
+    except FileExistsError:
+        raise ContainerExists() from None
+    except OSError as e:
+        raise SyscallError(f"create state directory {path}", e) from None
+    os.chmod(path, 0o711)
+    return path
+
+
+def create(ctx, cid, bundle, opts):
+    """Create the container and leave its init parked on exec.fifo. Returns the Container."""
+    from pyrunc import config as cfg
+    from pyrunc.process.plan import Plan
+    st.check_id(cid)
+    bundle = os.path.abspath(bundle)
+    try:
+        os.chdir(bundle)
+    except OSError as e:
+        raise SyscallError(f"chdir to bundle {bundle}", e) from None
+    config = cfg.load(bundle)
+    for w in cfg.check(config):
+        ctx.log.warning(w)
+    proc = config["process"]
+    if proc.get("terminal") and not opts.get("console_socket"):
+        raise PyruncError("cannot allocate tty if pyrunc will detach without setting "
+                          "console socket")
+    if opts.get("console_socket") and not proc.get("terminal"):
+        raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
+    if proc.get("terminal"):
+        raise PyruncError("config.json /process/terminal: terminals are not supported by "
+                          "pyrunc yet")
+    plan = Plan(cid, bundle, config, opts)
+    if not os.path.isdir(plan.rootfs):
+        raise PyruncError(f"config.json /root/path: rootfs {plan.rootfs} is not a directory")
+    _check_preserved(plan)
+    sdir = _make_state_dir(ctx.root, cid)
+    cgroup = None
+    spawned = None
+    try:
+        fifo = os.path.join(sdir, st.FIFO)
+        os.mkfifo(fifo, 0o622)
+        os.chmod(fifo, 0o622)
+        plan.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        plan.helper_fd = helper_memfd()
+        cgroup = _make_cgroup(ctx, cid, config)
+        plan.cgroup_saved = cgroup.save() if cgroup else None
+        from pyrunc.process.spawn import start_init
+        spawned = start_init(plan, cgroup)
+        pid = spawned.init_pid
+        stat = st.proc_stat(pid)
+        data = {
+            "id": cid, "pid": pid, "start_time": stat[1] if stat else 0,
+            "bundle": bundle, "rootfs": plan.rootfs, "created": _created(),
+            "owner": os.geteuid(), "config": config, "cgroup": plan.cgroup_saved,
+            "own_pidns": "pid" in plan.new_namespaces,
+        }
+        c = st.Container(ctx.root, data)
+        c.save()
+        if opts.get("pid_file"):
+            write_pid_file(opts["pid_file"], pid)
+        return c
+    except BaseException:
+        if spawned is not None:
+            spawned.kill()
+        _cleanup_failed(sdir, cgroup)
+        raise
+
+
+def _check_preserved(plan):
+    listen_pid = os.environ.get("LISTEN_PID")
+    if listen_pid == str(os.getpid()):
+        try:
+            plan.listen_fds = max(0, int(os.environ.get("LISTEN_FDS", "0")))
+        except ValueError:
+            plan.listen_fds = 0
+    for fd in range(3 + plan.listen_fds, 3 + plan.listen_fds + plan.preserve_fds):
+        try:
+            os.fstat(fd)
+        except OSError as e:
+            raise SyscallError(f"unable to stat preserved-fd {fd - 3} (of {plan.preserve_fds})",
+                               e) from None
+
+
+def _created():
+    from pyrunc.log import rfc3339
+    return rfc3339(nanos=True)
+
+
+def _make_cgroup(ctx, cid, config):
+    from pyrunc import cgroups
+    linux = config.get("linux") or {}
+    m = cgroups.new_manager(cid, linux.get("cgroupsPath"), systemd=ctx.systemd_cgroup)
+    m.create()
+    try:
+        m.apply(linux.get("resources"))
+    except BaseException:
+        _destroy_cgroup(m)
+        raise
+    return m
+
+
+def _destroy_cgroup(m):
+    try:
+        m.destroy()
+    except PyruncError:
+        pass
+
+
+def _cleanup_failed(sdir, cgroup):
+    if cgroup is not None:
+        _destroy_cgroup(cgroup)
+    _remove_state_dir(sdir)
+
+
+def _remove_state_dir(sdir):
+    import shutil
+    shutil.rmtree(sdir, ignore_errors=True)
+
+
+def write_pid_file(path, pid):
+    """Digits, no newline, atomically: a temp file in the same dir, then rename."""
+    path = os.path.abspath(path)
+    d, name = os.path.split(path)
+    tmp = os.path.join(d, "." + name)
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        os.write(fd, str(pid).encode())
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def start(c):
+    status = c.status()
+    if status == st.STOPPED:
+        raise InvalidState("cannot start a container that has stopped")
+    if status != st.CREATED:
+        raise InvalidState("cannot start an already running container")
+    fifo = os.path.join(c.dir, st.FIFO)
+    try:
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InvalidState("cannot start an already running container") from None
+    try:
+        _wait_fifo(c, fd)
+    finally:
+        os.close(fd)
+    try:
+        os.unlink(fifo)
+    except FileNotFoundError:
+        pass
+
+
+def _wait_fifo(c, fd):
+    """Read init's byte from exec.fifo; fail if init dies instead."""
+    import select
+    try:
+        pidfd = os.pidfd_open(c.pid)
+    except OSError:
+        pidfd = -1
+    try:
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        if pidfd >= 0:
+            p.register(pidfd, select.POLLIN)
+        while True:
+            for rfd, _ in p.poll(100):
+                if rfd == fd:
+                    data = os.read(fd, 1)
+                    if data:
+                        return
+                    raise PyruncError("cannot start container: init died")
+            if not c.init_alive():
+                raise PyruncError("cannot start container: init died")
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
+
+
+_SIGNALS = None
+
+
+def parse_signal(text):
+    global _SIGNALS
+    try:
+        num = int(text)
+    except ValueError:
+        num = None
+    if num is not None:
+        if 0 < num < signal.NSIG:
+            return num
+        raise PyruncError(f"unknown signal {text!r}") from None
+    name = text.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    sig = getattr(signal.Signals, name, None) if hasattr(signal.Signals, name) else None
+    if sig is None or not isinstance(sig, signal.Signals):
+        raise PyruncError(f"unknown signal {text!r}")
+    return int(sig)
+
+
+def kill(c, sig, all_=False):
+    status = c.status()
+    if status == st.STOPPED:
+        if all_:
+            return
+        raise InvalidState("container not running")
+    if all_ or (sig == signal.SIGKILL and not c.data.get("own_pidns")):
+        # Without its own PID namespace the container's processes do not die with init.
+        c.cgroup_manager().kill_all(sig)
+        return
+    try:
+        os.kill(c.pid, sig)
+    except ProcessLookupError:
+        raise InvalidState("container not running") from None
+    if status == st.PAUSED and sig == signal.SIGKILL:
+        c.cgroup_manager().thaw()
+
+
+def delete(c, force=False):
+    status = c.status()
+    if status in (st.RUNNING, st.PAUSED):
+        if not force:
+            raise InvalidState(f"cannot delete container {c.id} that is not stopped: {status}")
+    if status != st.STOPPED:
+        _kill_and_wait(c, status)
+    destroy(c)
+
+
+def _kill_and_wait(c, status):
+    import time
+    try:
+        if c.data.get("own_pidns"):
+            os.kill(c.pid, signal.SIGKILL)
+        else:
+            c.cgroup_manager().kill_all(signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if status == st.PAUSED:
+        try:
+            c.cgroup_manager().thaw()
+        except PyruncError:
+            pass
+    for _ in range(1000):
+        if not c.init_alive():
+            break
+        time.sleep(0.01)
+    _reap_if_child(c.pid)
+
+
+def _reap_if_child(pid):
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def destroy(c):
+    if c.data.get("cgroup"):
+        m = c.cgroup_manager()
+        if not c.data.get("own_pidns"):
+            try:
+                m.kill_all(signal.SIGKILL)
+            except PyruncError:
+                pass
+        m.destroy()
+    _remove_state_dir(c.dir)

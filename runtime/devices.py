@@ -1,0 +1,76 @@
+"""/dev inside the container: default device nodes, linux.devices, and the usual links."""
+import os
+import stat
+
+from pyrunc import pathsafe
+
+# path, type, major, minor: created 0666 root:root (runtime-spec "Default Devices")
+DEFAULT_DEVICES = (
+    ("/dev/null", "c", 1, 3), ("/dev/zero", "c", 1, 5), ("/dev/full", "c", 1, 7),
+    ("/dev/random", "c", 1, 8), ("/dev/urandom", "c", 1, 9), ("/dev/tty", "c", 5, 0),
+)
+LINKS = (
+    ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
+    ("pts/ptmx", "/dev/ptmx"),
+)
+_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+
+
+def device_list(config):
+    """Default devices first, then linux.devices (a config entry for the same path wins)."""
+    out = {}
+    for path, typ, major, minor in DEFAULT_DEVICES:
+        out[path] = {"path": path, "type": typ, "major": major, "minor": minor,
+                     "fileMode": 0o666, "uid": 0, "gid": 0}
+    for d in (config.get("linux") or {}).get("devices") or ():
+        out[d["path"]] = d
+    return list(out.values())
+
+
+def create_device(rootfd, dev):
+    rel = dev["path"]
+    parent, _, name = rel.rstrip("/").rpartition("/")
+    pfd = pathsafe.mkdir_all(rootfd, parent)
+    dfd = os.open(pathsafe.fd_path(pfd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    os.close(pfd)
+    try:
+        kind = _TYPES[dev["type"]]
+        mode = dev.get("fileMode")
+        mode = 0o666 if mode is None else mode
+        devnum = os.makedev(dev.get("major", 0), dev.get("minor", 0))
+        try:
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None:
+            if stat.S_IFMT(st.st_mode) != kind or (kind != stat.S_IFIFO and st.st_rdev != devnum):
+                # The image put something else here (maybe a symlink to a host file):
+                # replace it rather than trusting it.
+                os.unlink(name, dir_fd=dfd)
+                st = None
+        if st is None:
+            os.mknod(name, kind | (mode & 0o7777), devnum, dir_fd=dfd)
+        os.chmod(name, mode & 0o7777, dir_fd=dfd)  # mknod's mode is cut by the umask
+        os.chown(name, dev.get("uid") or 0, dev.get("gid") or 0, dir_fd=dfd,
+                 follow_symlinks=False)
+    finally:
+        os.close(dfd)
+
+
+def create_links(rootfd):
+    dfd_p = pathsafe.mkdir_all(rootfd, "/dev")
+    dfd = os.open(pathsafe.fd_path(dfd_p), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    os.close(dfd_p)
+    try:
+        links = list(LINKS)
+        if os.path.exists("/proc/kcore"):
+            links.append(("/proc/kcore", "/dev/core"))
+        for target, link in links:
+            name = link[len("/dev/"):]
+            try:
+                os.symlink(target, name, dir_fd=dfd)
+            except FileExistsError:
+                pass
+    finally:
+        os.close(dfd)

@@ -1,0 +1,250 @@
+"""The container's init, in Python until its last step: setup inside the namespaces.
+
+Runs as PID 1 of the new PID namespace (forked by the stage, non-dumpable). The order is
+runc's and matters; the reason is next to each step. It ends by fexecve()ing the static
+pyrunc-init helper from a sealed memfd, which parks on exec.fifo and then execs the
+container's process: from that point no process the container can see runs a host binary.
+"""
+import os
+import resource
+import signal
+
+from pyrunc import native, rootfs
+from pyrunc.errors import PyruncError
+from pyrunc.process import sync
+from pyrunc.process.spawn import _child_fail
+
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_KEEPCAPS = 8
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class StepError(PyruncError):
+    pass
+
+
+def run(plan, sock):
+    try:
+        for step in STEPS:
+            try:
+                step(plan)
+            except PyruncError:
+                raise
+            except OSError as e:
+                where = f" {e.filename}" if e.filename else ""
+                raise StepError(f"{step.__name__.strip('_').replace('_', ' ')}{where}: "
+                                f"{e.strerror}") from None
+        # unreachable: the last step execs
+        raise StepError("container init did not exec")
+    except BaseException as e:
+        _child_fail(sock, e)
+
+
+def _session_keyring(plan):
+    # A fresh session keyring keeps the container from the host's keys (runc: _ses.<id>).
+    if plan.no_new_keyring:
+        return
+    try:
+        native.join_session_keyring(f"_ses.{plan.id}")
+    except OSError as e:
+        import errno
+        if e.errno not in (errno.ENOSYS, errno.EPERM, errno.EDQUOT):
+            raise
+
+
+def _prepare_rootfs(plan):
+    if "mount" in plan.new_namespaces:
+        rootfs.prepare(plan)
+
+
+def _sync_mounted(plan):
+    # The parent runs prestart/createRuntime hooks while mounts are in place, before pivot.
+    sync.send(plan.sock, mounted=1)
+    sync.expect(plan.sock, "cont", "pyrunc")
+
+
+def _pivot_root(plan):
+    if "mount" in plan.new_namespaces:
+        rootfs.pivot(plan)
+        rootfs.finish(plan)
+    else:
+        os.chroot(plan.rootfs)
+        os.chdir("/")
+
+
+def _hostname(plan):
+    name = plan.config.get("hostname")
+    if name:
+        import socket
+        socket.sethostname(name)
+    dom = plan.config.get("domainname")
+    if dom:
+        native.setdomainname(dom)
+
+
+def _sysctl(plan):
+    for key, value in ((plan.config.get("linux") or {}).get("sysctl") or {}).items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as e:
+            raise StepError(f"write sysctl {key}={value}: {e.strerror}") from None
+
+
+def _readonly_and_masked_paths(plan):
+    linux = plan.config.get("linux") or {}
+    for path in linux.get("readonlyPaths") or ():
+        rootfs.readonly_path(path)
+    masked = linux.get("maskedPaths") or ()
+    if masked:
+        devnull = rootfs.open_devnull()
+        try:
+            for path in masked:
+                rootfs.mask_path(path, devnull)
+        finally:
+            os.close(devnull)
+
+
+def _rlimits(plan):
+    # Set before dropping capabilities: raising a hard limit needs CAP_SYS_RESOURCE.
+    for rl in plan.process.get("rlimits") or ():
+        num = getattr(resource, rl["type"], None)
+        if num is None:
+            raise StepError(f"rlimit {rl['type']} is not known to this system")
+        try:
+            resource.setrlimit(num, (_rlim(rl["soft"]), _rlim(rl["hard"])))
+        except (ValueError, OSError) as e:
+            raise StepError(f"setrlimit {rl['type']} soft={rl['soft']} hard={rl['hard']}: "
+                            f"{getattr(e, 'strerror', None) or 'operation not permitted'}") \
+                from None
+
+
+def _rlim(v):
+    return resource.RLIM_INFINITY if v >= 0xFFFFFFFFFFFFFFFF else v
+
+
+def _oom_score_adj(plan):
+    adj = plan.process.get("oomScoreAdj")
+    if adj is not None:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(adj))
+
+
+def _no_new_privs(plan):
+    if plan.process.get("noNewPrivileges"):
+        native.prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def _user_and_capabilities(plan):
+    from pyrunc import capabilities
+    user = plan.process.get("user") or {}
+    uid, gid = user.get("uid") or 0, user.get("gid") or 0
+    sets = capabilities.CapSets(plan.process.get("capabilities"))
+    cwd = plan.process.get("cwd") or "/"
+    try:
+        os.makedirs(cwd, 0o755, exist_ok=True)
+        os.chdir(cwd)
+        cwd_done = True
+    except PermissionError:
+        cwd_done = False  # retried as the container user below
+    capabilities.drop_bounding(sets)
+    # KEEPCAPS keeps the permitted set across setuid; the wanted sets are set right after.
+    native.prctl(PR_SET_KEEPCAPS, 1)
+    os.setgroups(list(user.get("additionalGids") or ()))
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    native.prctl(PR_SET_KEEPCAPS, 0)
+    capabilities.apply_sets(sets)
+    if not cwd_done:
+        os.chdir(cwd)
+    umask = user.get("umask")
+    os.umask(0o022 if umask is None else umask)
+
+
+def _find_executable(plan):
+    """args[0] resolved in the container's PATH, so a missing binary fails `create`."""
+    args = plan.process["args"]
+    env = _environment(plan)
+    plan.env = env
+    name = args[0]
+    if "/" in name:
+        candidates = [name]
+    else:
+        path = next((e[5:] for e in reversed(env) if e.startswith("PATH=")), DEFAULT_PATH)
+        candidates = [os.path.join(d or ".", name) for d in path.split(":")]
+    for c in candidates:
+        if os.path.isfile(c) and os.access(c, os.X_OK):
+            plan.exec_path = c
+            return
+    if "/" in name:
+        raise StepError(f'exec: "{name}": stat {name}: no such file or directory')
+    raise StepError(f'exec: "{name}": executable file not found in $PATH')
+
+
+def _environment(plan):
+    """process.env, duplicates resolved keep-last, HOME added from /etc/passwd if unset."""
+    seen = {}
+    for e in plan.process.get("env") or ():
+        seen[e.partition("=")[0]] = e
+    if "HOME" not in seen:
+        seen["HOME"] = "HOME=" + _home_of((plan.process.get("user") or {}).get("uid") or 0)
+    if plan.listen_fds:
+        seen["LISTEN_FDS"] = f"LISTEN_FDS={plan.listen_fds}"
+        seen["LISTEN_PID"] = "LISTEN_PID=1"
+    return list(seen.values())
+
+
+def _home_of(uid):
+    try:
+        with open("/etc/passwd") as f:
+            for line in f:
+                p = line.rstrip("\n").split(":")
+                if len(p) >= 6 and p[2] == str(uid):
+                    return p[5] or "/"
+    except OSError:
+        pass
+    return "/"
+
+
+def _close_fds(plan):
+    # Only stdio, LISTEN_FDS and --preserve-fds reach the container (CVE-2024-21626: a
+    # leaked host fd is a way out). Marked close-on-exec rather than closed so that the
+    # sync socket still reports a failed exec.
+    keep = set(range(3 + plan.listen_fds + plan.preserve_fds))
+    keep.add(plan.fifo_fd)
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd in keep:
+            os.set_inheritable(fd, True)
+        elif fd > 2:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass
+    # Python ignores SIGPIPE/SIGXFSZ; pyrunc-init restores every default before exec.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
+def _exec_helper(plan):
+    sync.send(plan.sock, ready=1)
+    argv = ["pyrunc-init", str(plan.fifo_fd), plan.exec_path] + list(plan.process["args"])
+    os.execve(plan.helper_fd, argv, dict(e.split("=", 1) for e in plan.env))
+
+
+STEPS = (
+    _session_keyring,
+    _prepare_rootfs,
+    _sync_mounted,
+    _pivot_root,
+    _hostname,
+    _sysctl,
+    _readonly_and_masked_paths,
+    _rlimits,
+    _oom_score_adj,
+    _no_new_privs,
+    _user_and_capabilities,
+    _find_executable,
+    _close_fds,
+    _exec_helper,
+)

@@ -1,0 +1,32 @@
+"""Everything the setup processes need, computed once in the parent before fork."""
+import os
+
+from pyrunc.mounts import MountSpec
+from pyrunc.namespaces import config_namespaces
+
+
+class Plan:
+    def __init__(self, cid, bundle, config, opts):
+        self.id = cid
+        self.bundle = bundle
+        self.config = config
+        root = config["root"]["path"]
+        self.rootfs = os.path.realpath(os.path.join(bundle, root))
+        self.mounts = []
+        for i, m in enumerate(config.get("mounts") or ()):
+            spec = MountSpec(m, i)
+            if spec.is_bind and spec.source and not spec.source.startswith("/"):
+                spec.source = os.path.join(bundle, spec.source)
+            self.mounts.append(spec)
+        nss = config_namespaces(config)
+        self.new_namespaces = {t for t, p in nss.items() if not p}
+        self.join_namespaces = {t: p for t, p in nss.items() if p}
+        self.no_pivot = opts.get("no_pivot", False)
+        self.no_new_keyring = opts.get("no_new_keyring", False)
+        self.preserve_fds = opts.get("preserve_fds", 0)
+        self.process = config.get("process") or {}
+        self.cgroup_saved = None
+        self.fifo_fd = -1
+        self.helper_fd = -1
+        self.listen_fds = 0
+        self.sock = None

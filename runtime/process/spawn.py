@@ -1,0 +1,147 @@
+"""Parent side of a container start, and the namespace stage it forks.
+
+Why three processes: unshare(CLONE_NEWPID) only moves the *children* of the caller into
+the new PID namespace, and the user namespace must exist before the others so that it owns
+them. The stage process enters or creates every namespace and forks init, which is PID 1
+of the new PID namespace; the stage then exits. The CLI is a child subreaper, so init is
+re-parented to it (runc gets the same tree with CLONE_PARENT): `run` can wait for it, and
+when `create` exits init goes to the caller's subreaper (containerd's shim, conmon).
+"""
+import os
+import signal
+
+from pyrunc import native
+from pyrunc.errors import InitError, PyruncError
+from pyrunc.namespaces import TYPES
+from pyrunc.process import sync
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _child_fail(sock, err):
+    from pyrunc.errors import PyruncError
+    msg = str(err) if isinstance(err, PyruncError) else f"{type(err).__name__}: {err}"
+    if isinstance(err, OSError) and not isinstance(err, PyruncError):
+        msg = f"{err.filename + ': ' if err.filename else ''}{err.strerror or err}"
+    try:
+        sync.send(sock, error=msg)
+    except OSError:
+        pass
+    os._exit(1)
+
+
+def stage(plan, sock):
+    """Runs in the forked stage process; never returns."""
+    try:
+        # Non-dumpable: container processes that share a namespace with us cannot open
+        # our /proc/PID/exe (the host python3) or fds (CVE-2019-5736, CVE-2016-9962).
+        native.prctl(PR_SET_DUMPABLE, 0)
+        native.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        sync.expect(sock, "go", "pyrunc")
+        _enter_namespaces(plan)
+        pid = os.fork()
+        if pid == 0:
+            from pyrunc.process import init
+            init.run(plan, sock)  # never returns
+        sync.send(sock, pid=pid)
+        os._exit(0)
+    except BaseException as e:  # report anything to the parent, never unwind into the CLI
+        _child_fail(sock, e)
+
+
+def _enter_namespaces(plan):
+    # Open every path first: joining the mount namespace changes what paths mean.
+    fds = []
+    try:
+        for t, (flag, _) in TYPES.items():
+            path = plan.join_namespaces.get(t)
+            if path:
+                fds.append((t, flag, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+        for t, flag, fd in fds:
+            try:
+                native.setns(fd, flag)
+            except OSError as e:
+                raise PyruncError(f"join {t} namespace {plan.join_namespaces[t]}: "
+                                  f"{e.strerror}") from None
+    finally:
+        for _, _, fd in fds:
+            os.close(fd)
+    flags = 0
+    for t in plan.new_namespaces:
+        flags |= TYPES[t][0]
+    if flags:
+        try:
+            native.unshare(flags)
+        except OSError as e:
+            raise PyruncError(f"unshare namespaces {sorted(plan.new_namespaces)}: "
+                              f"{e.strerror}") from None
+
+
+def start_init(plan, cgroup):
+    """Fork the stage, place it in the cgroup, and wait for init to park. Returns init's pid.
+
+    On failure the caller kills whatever pid it got (see Spawned.kill)."""
+    native.prctl(PR_SET_CHILD_SUBREAPER, 1)
+    parent, child = sync.pair()
+    plan.sock = child
+    spawned = Spawned()
+    stage_pid = os.fork()
+    if stage_pid == 0:
+        parent.close()
+        stage(plan, child)
+    child.close()
+    spawned.stage_pid = stage_pid
+    try:
+        if cgroup is not None:
+            cgroup.add_pid(stage_pid)
+        sync.send(parent, go=1)
+        spawned.init_pid = sync.expect(parent, "pid", "namespace stage")["pid"]
+        _reap(stage_pid)
+        spawned.stage_pid = 0
+        sync.expect(parent, "mounted")
+        # prestart and createRuntime hooks run here (runtime namespace, status "creating").
+        sync.send(parent, cont=1)
+        sync.expect(parent, "ready")
+        msg = sync.recv(parent)
+        if msg is not None:
+            raise InitError(msg.get("error", "unexpected message from container init"))
+        if not _alive(spawned.init_pid):
+            raise InitError("container init exited unexpectedly")
+        return spawned
+    except BaseException:
+        spawned.kill()
+        raise
+    finally:
+        parent.close()
+
+
+class Spawned:
+    def __init__(self):
+        self.stage_pid = 0
+        self.init_pid = 0
+
+    def kill(self):
+        for pid in (self.stage_pid, self.init_pid):
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                _reap(pid)
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _alive(pid):
+    try:
+        wpid, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return os.path.exists(f"/proc/{pid}")
+    return wpid == 0

@@ -1,0 +1,51 @@
+"""The sync channel between the pyrunc CLI (parent) and the container's setup processes.
+
+One SOCK_SEQPACKET socketpair; each message is a marshal'ed dict (no import, exact framing).
+
+    parent (pyrunc create)            stage (ns setup)             init (PID 1)
+    fork stage ----------------------> 
+    join cgroup, "go" ---------------> setns/unshare, fork init -->
+                      <--------------- {"pid": N}, exit
+                      <------------------------------------------- "mounted"
+    (prestart/createRuntime hooks)
+    "continue" ------------------------------------------------->  pivot_root, ...
+                      <------------------------------------------- "ready"
+                                                                    fexecve(pyrunc-init)
+    EOF on the socket (close-on-exec) = init is parked on exec.fifo
+
+Either child reports a failure as {"error": msg} and exits; the parent raises InitError.
+"""
+import marshal
+import socket
+
+from pyrunc.errors import InitError
+
+MAX = 1 << 16
+
+
+def pair():
+    return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+
+def send(sock, **msg):
+    sock.sendall(marshal.dumps(msg))
+
+
+def recv(sock):
+    """Next message, or None at EOF."""
+    data = sock.recv(MAX)
+    if not data:
+        return None
+    return marshal.loads(data)
+
+
+def expect(sock, key, who="container init"):
+    """Wait for a message carrying `key`; an error message or EOF becomes InitError."""
+    msg = recv(sock)
+    if msg is None:
+        raise InitError(f"{who} exited before it was ready")
+    if "error" in msg:
+        raise InitError(msg["error"])
+    if key not in msg:
+        raise InitError(f"unexpected message from {who}: {sorted(msg)}")
+    return msg

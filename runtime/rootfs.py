@@ -1,0 +1,232 @@
+"""The container's filesystem: mounts, /dev, pivot_root, read-only and masked paths.
+
+Runs in the container's init, in its new mount namespace, in this order (runc's): make `/`
+a recursive slave so nothing propagates back to the host, bind the rootfs on itself, mount
+config.json's mounts in order, make /dev, pivot_root, then the steps that need the final
+view (rootfsPropagation, read-only root, masked and read-only paths).
+"""
+import os
+import stat
+
+from pyrunc import native, pathsafe
+from pyrunc.errors import MountError
+from pyrunc.native import C
+
+
+def _mount(src, target, fstype, flags, data=None, what=None):
+    try:
+        native.mount(src, target, fstype, flags, data)
+    except OSError as e:
+        raise MountError(f"mount src={src}, dst={what or target}, type={fstype or ''}, "
+                         f"flags=0x{flags:x}", e) from None
+
+
+def prepare(plan):
+    """Everything before pivot_root. `plan` is pyrunc.process.plan.Plan."""
+    rootfs = plan.rootfs
+    _mount(None, "/", None, C.MS_REC | C.MS_SLAVE, what="/")
+    _mount(rootfs, rootfs, "bind", C.MS_BIND | C.MS_REC)
+    rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        dev_is_bind = False
+        for m in plan.mounts:
+            mount_one(rootfd, m, plan)
+            if m.destination.rstrip("/") == "/dev" and m.is_bind:
+                dev_is_bind = True
+        if not dev_is_bind:
+            from pyrunc import devices
+            for dev in devices.device_list(plan.config):
+                devices.create_device(rootfd, dev)
+            devices.create_links(rootfd)
+    finally:
+        os.close(rootfd)
+
+
+def mount_one(rootfd, m, plan):
+    dest = m.destination if m.destination.startswith("/") else "/" + m.destination
+    if m.type == "cgroup":
+        return _mount_cgroup(rootfd, m, plan)
+    if m.is_bind:
+        try:
+            src_is_dir = stat.S_ISDIR(os.stat(m.source).st_mode)
+        except OSError as e:
+            raise MountError(f"mount src={m.source}, dst={dest}: stat source", e) from None
+    else:
+        src_is_dir = True
+    tfd = pathsafe.make_target(rootfd, dest, src_is_dir)
+    try:
+        target = pathsafe.fd_path(tfd)
+        if m.is_bind:
+            _mount(m.source, target, None, C.MS_BIND | (m.flags & C.MS_REC), what=dest)
+            extra = m.flags & ~(C.MS_BIND | C.MS_REC | C.MS_REMOUNT)
+            if extra:
+                # Bind ignores other flags: apply them with a remount of the new mount,
+                # opened anew because tfd still names the mount underneath.
+                nfd = pathsafe.open_in_root(rootfd, dest)
+                try:
+                    _mount(None, pathsafe.fd_path(nfd), None,
+                           C.MS_BIND | C.MS_REMOUNT | extra | _locked_flags(nfd), what=dest)
+                finally:
+                    os.close(nfd)
+        else:
+            _mount(m.source or m.type, target, m.type, m.flags, m.data or None, what=dest)
+        if m.propagation or m.attr_set or m.attr_clr:
+            nfd = pathsafe.open_in_root(rootfd, dest)
+            try:
+                for p in m.propagation:
+                    _mount(None, pathsafe.fd_path(nfd), None, p, what=dest)
+                if m.attr_set or m.attr_clr:
+                    try:
+                        native.mount_setattr(nfd, "", C.AT_EMPTY_PATH | C.AT_RECURSIVE,
+                                             m.attr_set, m.attr_clr)
+                    except OSError as e:
+                        raise MountError(f"mount_setattr dst={dest}", e) from None
+            finally:
+                os.close(nfd)
+    finally:
+        os.close(tfd)
+
+
+def _locked_flags(fd):
+    """nosuid/nodev/noexec of a mount, which a bind remount must repeat to keep them."""
+    f = os.fstatvfs(fd).f_flag
+    out = 0
+    for st_flag, ms_flag in ((os.ST_NOSUID, C.MS_NOSUID), (os.ST_NODEV, C.MS_NODEV),
+                             (os.ST_NOEXEC, C.MS_NOEXEC), (os.ST_RDONLY, C.MS_RDONLY),
+                             (os.ST_NOATIME, C.MS_NOATIME),
+                             (os.ST_NODIRATIME, C.MS_NODIRATIME),
+                             (os.ST_RELATIME, C.MS_RELATIME)):
+        if f & st_flag:
+            out |= ms_flag
+    return out
+
+
+def _mount_cgroup(rootfd, m, plan):
+    """cgroup v1: a tmpfs with one bind of the container's cgroup per hierarchy;
+    cgroup v2: a cgroup2 mount when the container has its own cgroup namespace."""
+    dest = m.destination
+    cg = plan.cgroup_saved or {}
+    tfd = pathsafe.make_target(rootfd, dest, True)
+    try:
+        if cg.get("driver") == "v2":
+            if "cgroup" in plan.new_namespaces:
+                _mount("cgroup2", pathsafe.fd_path(tfd), "cgroup2", m.flags, what=dest)
+            else:
+                _mount(cg["path"], pathsafe.fd_path(tfd), None, C.MS_BIND | m.flags, what=dest)
+            return
+        _mount("tmpfs", pathsafe.fd_path(tfd), "tmpfs", m.flags & ~C.MS_RDONLY, "mode=755",
+               what=dest)
+    finally:
+        os.close(tfd)
+    ro = m.flags & C.MS_RDONLY
+    for key, path in sorted((cg.get("paths") or {}).items()):
+        name = key[len("name="):] if key.startswith("name=") else key
+        sub = f"{dest.rstrip('/')}/{name}"
+        sfd = pathsafe.make_target(rootfd, sub, True)
+        try:
+            _mount(path, pathsafe.fd_path(sfd), None, C.MS_BIND | C.MS_REC, what=sub)
+        finally:
+            os.close(sfd)
+        nfd = pathsafe.open_in_root(rootfd, sub)
+        try:
+            _mount(None, pathsafe.fd_path(nfd), None,
+                   C.MS_BIND | C.MS_REMOUNT | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC
+                   | (C.MS_RDONLY if ro else 0), what=sub)
+        finally:
+            os.close(nfd)
+    if ro:
+        nfd = pathsafe.open_in_root(rootfd, dest)
+        try:
+            _mount(None, pathsafe.fd_path(nfd), None,
+                   C.MS_REMOUNT | C.MS_RDONLY | (m.flags & ~C.MS_RDONLY), what=dest)
+        finally:
+            os.close(nfd)
+
+
+def pivot(plan):
+    """Make the rootfs `/`: pivot_root, or MS_MOVE + chroot with --no-pivot."""
+    os.chdir(plan.rootfs)
+    if plan.no_pivot:
+        _mount(plan.rootfs, "/", None, C.MS_MOVE, what="/")
+        os.chroot(".")
+    else:
+        try:
+            native.pivot_root(".", ".")
+        except OSError as e:
+            raise MountError("pivot_root", e) from None
+        # The old root is now stacked under "."; detach it without propagating to the host.
+        _mount(None, ".", None, C.MS_SLAVE | C.MS_REC, what="old root")
+        try:
+            native.umount2(".", C.MNT_DETACH)
+        except OSError as e:
+            raise MountError("unmount old root", e) from None
+    os.chdir("/")
+
+
+def finish(plan):
+    """Steps that need the container's own view of `/`."""
+    prop = (plan.config.get("linux") or {}).get("rootfsPropagation")
+    if prop:
+        from pyrunc.mounts import PROPAGATION
+        _mount(None, "/", None, PROPAGATION[prop], what="/")
+    if (plan.config.get("root") or {}).get("readonly"):
+        fd = os.open("/", os.O_PATH | os.O_CLOEXEC)
+        try:
+            _mount(None, "/", None, C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY | _locked_flags(fd),
+                   what="/")
+        finally:
+            os.close(fd)
+
+
+def readonly_path(path):
+    try:
+        fd = pathsafe.open_in_root(_root_fd(), path)
+    except FileNotFoundError:
+        return
+    try:
+        _mount(pathsafe.fd_path(fd), pathsafe.fd_path(fd), None, C.MS_BIND | C.MS_REC, what=path)
+    finally:
+        os.close(fd)
+    fd = pathsafe.open_in_root(_root_fd(), path)
+    try:
+        _mount(None, pathsafe.fd_path(fd), None,
+               C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY | _locked_flags(fd), what=path)
+    finally:
+        os.close(fd)
+
+
+def mask_path(path, devnull_fd):
+    try:
+        fd = pathsafe.open_in_root(_root_fd(), path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    try:
+        if pathsafe.is_dir_fd(fd):
+            _mount("tmpfs", pathsafe.fd_path(fd), "tmpfs", C.MS_RDONLY,
+                   "nr_blocks=1,nr_inodes=1", what=path)
+        else:
+            _mount(pathsafe.fd_path(devnull_fd), pathsafe.fd_path(fd), None, C.MS_BIND, what=path)
+    finally:
+        os.close(fd)
+
+
+_ROOT_FD = None
+
+
+def _root_fd():
+    global _ROOT_FD
+    if _ROOT_FD is None:
+        _ROOT_FD = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    return _ROOT_FD
+
+
+def open_devnull():
+    """An fd of the container's /dev/null, checked to really be the null device: masking a
+    path with a /dev/null that the image swapped for a symlink would expose the link's target
+    (CVE-2025-31133)."""
+    fd = pathsafe.open_in_root(_root_fd(), "/dev/null")
+    st = os.fstat(fd)
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+        os.close(fd)
+        raise MountError("mask paths", OSError(0, "/dev/null is not the null device"))
+    return fd
