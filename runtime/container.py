@@ -72,6 +72,11 @@ def create(ctx, cid, bundle, opts):
         raise PyruncError("config.json /process/terminal: terminals are not supported by "
                           "pyrunc yet")
     plan = Plan(cid, bundle, config, opts)
+    given = os.path.normpath(os.path.join(bundle, config["root"]["path"]))
+    if given != plan.rootfs:
+        # runc refuses a symlinked rootfs path as well: what is checked must be what is used.
+        raise PyruncError("config.json /root/path: invalid rootfs: not an absolute path, "
+                          "or a symlink")
     if not os.path.isdir(plan.rootfs):
         raise PyruncError(f"config.json /root/path: rootfs {plan.rootfs} is not a directory")
     _check_preserved(plan)

@@ -1,0 +1,45 @@
+# pyrunc: `make demo` and `make test` work on a fresh Debian 12 machine as root.
+SHELL := /bin/bash
+# The real interpreter, never a pyenv shim (a shim costs ~90 ms per pyrunc call).
+PYTHON ?= $(shell python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo /usr/bin/python3)
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python3
+PYRUNC := $(VENV)/bin/pyrunc
+BUILD := $(CURDIR)/_build
+DEB_PACKAGES := gcc make musl-tools libseccomp-dev libcap-dev busybox-static runc crun \
+	containerd iproute2 hyperfine python3-venv
+
+.PHONY: deps install demo test test-unit test-integration bench clean
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+install: deps $(PY)
+	$(PY) -m pip install -q ".[test]"
+	$(PY) tests/install_launcher.py $(VENV)
+
+$(BUILD)/rootfs/bin/busybox:
+	tests/mkrootfs.sh $(BUILD)/rootfs
+
+demo: install $(BUILD)/rootfs/bin/busybox
+	$(PY) tests/demo.py $(PYRUNC) $(BUILD)
+
+test: install
+	$(PY) -m pytest -q tests/unit tests/integration
+
+test-unit: install
+	$(PY) -m pytest -q tests/unit
+
+bench: install $(BUILD)/rootfs/bin/busybox
+	$(PY) tests/bench.py --pyrunc $(PYRUNC) --rootfs $(BUILD)/rootfs
+
+clean:
+	rm -rf $(BUILD) build *.egg-info runtime/pyrunc-init runtime/_native*.so
