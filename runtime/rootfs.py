@@ -8,8 +8,9 @@ view (rootfsPropagation, read-only root, masked and read-only paths).
 import os
 import stat
 
-from pyrunc import native, pathsafe
+from pyrunc import devices, native, pathsafe
 from pyrunc.errors import MountError
+from pyrunc.mounts import PROPAGATION
 from pyrunc.native import C
 
 
@@ -34,7 +35,6 @@ def prepare(plan):
             if m.destination.rstrip("/") == "/dev" and m.is_bind:
                 dev_is_bind = True
         if not dev_is_bind:
-            from pyrunc import devices
             for dev in devices.device_list(plan.config):
                 devices.create_device(rootfd, dev)
             devices.create_links(rootfd)
@@ -167,7 +167,6 @@ def finish(plan):
     """Steps that need the container's own view of `/`."""
     prop = (plan.config.get("linux") or {}).get("rootfsPropagation")
     if prop:
-        from pyrunc.mounts import PROPAGATION
         _mount(None, "/", None, PROPAGATION[prop], what="/")
     if (plan.config.get("root") or {}).get("readonly"):
         fd = os.open("/", os.O_PATH | os.O_CLOEXEC)

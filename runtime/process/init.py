@@ -5,14 +5,21 @@ runc's and matters; the reason is next to each step. It ends by fexecve()ing the
 pyrunc-init helper from a sealed memfd, which parks on exec.fifo and then execs the
 container's process: from that point no process the container can see runs a host binary.
 """
+import errno
+import fcntl
 import os
 import resource
 import signal
+import socket
+import struct
 
-from pyrunc import native, rootfs
+from pyrunc import capabilities, native, rootfs
 from pyrunc.errors import PyruncError
 from pyrunc.process import sync
-from pyrunc.process.spawn import _child_fail
+from pyrunc.process.sync import child_fail
+
+# Everything init uses is imported above, at module load in the parent: after pivot_root
+# the host's Python library is out of reach, and a lazy import there would fail.
 
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_KEEPCAPS = 8
@@ -37,7 +44,7 @@ def run(plan, sock):
         # unreachable: the last step execs
         raise StepError("container init did not exec")
     except BaseException as e:
-        _child_fail(sock, e)
+        child_fail(sock, e)
 
 
 def _session_keyring(plan):
@@ -47,7 +54,6 @@ def _session_keyring(plan):
     try:
         native.join_session_keyring(f"_ses.{plan.id}")
     except OSError as e:
-        import errno
         if e.errno not in (errno.ENOSYS, errno.EPERM, errno.EDQUOT):
             raise
 
@@ -72,10 +78,21 @@ def _pivot_root(plan):
         os.chdir("/")
 
 
+def _loopback(plan):
+    """Bring `lo` up in a new network namespace, as runc does. Two ioctls on a socket:
+    pyroute2 would cost ~170 ms of imports on every container start."""
+    if "network" not in plan.new_namespaces:
+        return
+    SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sh", b"lo", 0)
+        flags = struct.unpack("16sh", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | IFF_UP))
+
+
 def _hostname(plan):
     name = plan.config.get("hostname")
     if name:
-        import socket
         socket.sethostname(name)
     dom = plan.config.get("domainname")
     if dom:
@@ -137,7 +154,6 @@ def _no_new_privs(plan):
 
 
 def _user_and_capabilities(plan):
-    from pyrunc import capabilities
     user = plan.process.get("user") or {}
     uid, gid = user.get("uid") or 0, user.get("gid") or 0
     sets = capabilities.CapSets(plan.process.get("capabilities"))
@@ -237,6 +253,7 @@ STEPS = (
     _prepare_rootfs,
     _sync_mounted,
     _pivot_root,
+    _loopback,
     _hostname,
     _sysctl,
     _readonly_and_masked_paths,

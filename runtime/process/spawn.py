@@ -13,23 +13,11 @@ import signal
 from pyrunc import native
 from pyrunc.errors import InitError, PyruncError
 from pyrunc.namespaces import TYPES
-from pyrunc.process import sync
+from pyrunc.process import init, sync
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
-
-
-def _child_fail(sock, err):
-    from pyrunc.errors import PyruncError
-    msg = str(err) if isinstance(err, PyruncError) else f"{type(err).__name__}: {err}"
-    if isinstance(err, OSError) and not isinstance(err, PyruncError):
-        msg = f"{err.filename + ': ' if err.filename else ''}{err.strerror or err}"
-    try:
-        sync.send(sock, error=msg)
-    except OSError:
-        pass
-    os._exit(1)
 
 
 def stage(plan, sock):
@@ -43,12 +31,11 @@ def stage(plan, sock):
         _enter_namespaces(plan)
         pid = os.fork()
         if pid == 0:
-            from pyrunc.process import init
             init.run(plan, sock)  # never returns
         sync.send(sock, pid=pid)
         os._exit(0)
     except BaseException as e:  # report anything to the parent, never unwind into the CLI
-        _child_fail(sock, e)
+        sync.child_fail(sock, e)
 
 
 def _enter_namespaces(plan):

@@ -16,9 +16,10 @@ One SOCK_SEQPACKET socketpair; each message is a marshal'ed dict (no import, exa
 Either child reports a failure as {"error": msg} and exits; the parent raises InitError.
 """
 import marshal
+import os
 import socket
 
-from pyrunc.errors import InitError
+from pyrunc.errors import InitError, PyruncError
 
 MAX = 1 << 16
 
@@ -49,3 +50,18 @@ def expect(sock, key, who="container init"):
     if key not in msg:
         raise InitError(f"unexpected message from {who}: {sorted(msg)}")
     return msg
+
+
+def child_fail(sock, err):
+    """Report a failure in a setup process to the parent and exit without unwinding."""
+    if isinstance(err, PyruncError):
+        msg = str(err)
+    elif isinstance(err, OSError):
+        msg = f"{err.filename + ': ' if err.filename else ''}{err.strerror or err}"
+    else:
+        msg = f"{type(err).__name__}: {err}"
+    try:
+        send(sock, error=msg)
+    except OSError:
+        pass
+    os._exit(1)
