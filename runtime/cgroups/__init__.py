@@ -5,6 +5,8 @@ Interface (what the rest of pyrunc uses):
   load_manager(saved_dict) -> Manager              (from Manager.save(), kept in the state)
   Manager: create() add_pid(pid) apply(resources) save() destroy()
            freeze() thaw() is_frozen() pids() kill_all(sig) stats()
+Backends: v1.py (+ hybrid unified mount), v2.py, systemd.py (a transient scope over
+D-Bus, then the v2/v1 files as well). This module stays tiny: `state` imports it.
 """
 import os
 
@@ -43,14 +45,15 @@ def own_cgroups(proc_root=PROC_ROOT):
 
 
 def is_unified(mnts):
-    """A pure cgroup v2 host: only the cgroup2 mount, at /sys/fs/cgroup."""
+    """A pure cgroup v2 host: only the cgroup2 mount."""
     return "" in mnts and len(mnts) == 1
 
 
 def new_manager(container_id, cgroups_path, systemd=False):
-    if systemd:
-        raise PyruncError("systemd cgroup driver is not supported yet (--systemd-cgroup)")
     mnts = mounts()
+    if systemd:
+        from pyrunc.cgroups.systemd import Manager as SystemdManager
+        return SystemdManager.for_path(container_id, cgroups_path, mnts)
     if not cgroups_path:
         cgroups_path = container_id
     if is_unified(mnts):
@@ -61,11 +64,24 @@ def new_manager(container_id, cgroups_path, systemd=False):
 
 
 def load_manager(saved):
-    if saved.get("driver") == "v2":
+    driver = saved.get("driver")
+    if driver == "systemd":
+        from pyrunc.cgroups.systemd import Manager
+    elif driver == "v2":
         from pyrunc.cgroups.v2 import Manager
     else:
         from pyrunc.cgroups.v1 import Manager
     return Manager(saved)
+
+
+def signal_all(container, sig):
+    """`kill --all`: signal every process of the container's cgroup (runc <= 1.1 semantics;
+    containerd relies on it for containers without a private pid namespace)."""
+    m = container.cgroup_manager()
+    was_frozen = m.is_frozen()
+    m.kill_all(sig)
+    if was_frozen and sig == 9:
+        m.thaw()  # a killed paused container must be able to exit
 
 
 def write_file(path, value):
