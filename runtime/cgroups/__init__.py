@@ -13,6 +13,9 @@ import os
 from pyrunc.errors import CgroupError, PyruncError
 
 PROC_ROOT = "/proc"
+# cgroup v1 super options that are not controller names
+_NOT_CONTROLLERS = frozenset(("rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode",
+                              "favordynmods", "nofavordynmods"))
 
 
 def mounts(proc_root=PROC_ROOT):
@@ -27,7 +30,7 @@ def mounts(proc_root=PROC_ROOT):
                 out.setdefault("", mnt)
             elif fstype == "cgroup":
                 for opt in sopts.split(","):
-                    if opt in ("rw", "ro") or "=" in opt and not opt.startswith("name="):
+                    if opt in _NOT_CONTROLLERS or "=" in opt and not opt.startswith("name="):
                         continue
                     out.setdefault(opt, mnt)
     return out
