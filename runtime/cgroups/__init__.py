@@ -87,6 +87,20 @@ def signal_all(container, sig):
         m.thaw()  # a killed paused container must be able to exit
 
 
+def check_unused(manager):
+    """runc refuses to create into a cgroup that already has processes or is frozen (the
+    cgroupsPath of another container, say). Call before add_pid."""
+    try:
+        pids = manager.pids()
+        frozen = manager.is_frozen()
+    except (OSError, StopIteration):
+        return
+    if pids:
+        raise PyruncError(f"container's cgroup is not empty: {len(pids)} process(es) found")
+    if frozen:
+        raise PyruncError("container's cgroup unexpectedly frozen")
+
+
 def write_file(path, value):
     try:
         with open(path, "w") as f:

@@ -54,3 +54,19 @@ def test_v2_enable_controllers(tmp_path):
     # a plain file keeps only the last write; both levels were written
     assert (root / "cgroup.subtree_control").read_text() == "+memory"
     assert (root / "a" / "cgroup.subtree_control").read_text() == "+memory"
+
+
+def test_check_unused(tmp_path):
+    import pytest
+    from pyrunc.cgroups import check_unused
+    from pyrunc.errors import PyruncError
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "cgroup.procs").write_text("")
+    (d / "cgroup.freeze").write_text("0\n")
+    m = v2.Manager({"path": str(d)})
+    check_unused(m)
+    (d / "cgroup.procs").write_text("12\n")
+    with pytest.raises(PyruncError, match="not empty"):
+        check_unused(m)
+    check_unused(v2.Manager({"path": str(tmp_path / "missing")}))
