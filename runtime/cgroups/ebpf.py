@@ -5,7 +5,6 @@ The kernel hands the program a struct bpf_cgroup_dev_ctx {u32 access_type; u32 m
 u32 minor;} where access_type = device type (low 16 bits: BLOCK 1, CHAR 2) | access << 16
 (MKNOD 1, READ 2, WRITE 4). Returning 1 allows, 0 denies.
 """
-import ctypes
 import os
 import struct
 
@@ -89,65 +88,86 @@ def program(default_allow, exceptions):
     return b"".join(code)
 
 
-def _bpf_call():
-    """bpf(2) through the prebuilt cffi module when it has the wrapper, else ctypes."""
-    try:
-        from pyrunc._native import ffi, lib
-        if hasattr(lib, "pyrunc_bpf"):
-            def call(cmd, attr):
-                buf = ffi.from_buffer(attr)
-                ret = lib.pyrunc_bpf(cmd, buf, len(attr))
-                if ret < 0:
-                    raise OSError(ffi.errno, os.strerror(ffi.errno))
-                return ret
-            return call
-    except ImportError:
-        pass
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
+class _Sys:
+    """bpf(2) and buffer addresses through the prebuilt cffi module when it has the
+    wrapper (no ctypes import on the hot path), else through ctypes."""
 
-    def call(cmd, attr):
-        buf = (ctypes.c_char * len(attr)).from_buffer(attr)
-        ret = libc.syscall(321, cmd, buf, len(attr))  # __NR_bpf on x86_64
+    def __init__(self):
+        try:
+            from pyrunc._native import ffi, lib
+            self.ffi, self.lib = ffi, lib if hasattr(lib, "pyrunc_bpf") else None
+        except ImportError:
+            self.lib = None
+        if self.lib is None:
+            import ctypes
+            self.ctypes = ctypes
+            self.libc = ctypes.CDLL(None, use_errno=True)
+            self.libc.syscall.restype = ctypes.c_long
+        self.keep = []
+
+    def addr(self, data):
+        """Address of a copy of `data` that stays alive as long as this object."""
+        return self.addr_of(bytearray(data))
+
+    def buffer(self, size):
+        b = bytearray(size)
+        return b, self.addr_of(b)
+
+    def addr_of(self, buf):
+        """Address of a bytearray's storage (the kernel writes into it for logs/queries)."""
+        if self.lib is not None:
+            cbuf = self.ffi.from_buffer(buf)
+            addr = int(self.ffi.cast("uintptr_t", cbuf))
+        else:
+            cbuf = (self.ctypes.c_char * len(buf)).from_buffer(buf)
+            addr = self.ctypes.addressof(cbuf)
+        self.keep.append((buf, cbuf))
+        return addr
+
+    def __call__(self, cmd, attr):
+        if self.lib is not None:
+            ret = self.lib.pyrunc_bpf(cmd, self.ffi.from_buffer(attr), len(attr))
+            err = self.ffi.errno
+        else:
+            buf = (self.ctypes.c_char * len(attr)).from_buffer(attr)
+            ret = self.libc.syscall(321, cmd, buf, len(attr))  # __NR_bpf on x86_64
+            err = self.ctypes.get_errno()
         if ret < 0:
-            e = ctypes.get_errno()
-            raise OSError(e, os.strerror(e))
+            raise OSError(err, os.strerror(err))
         return ret
-    return call
 
 
-def load(code):
-    bpf = _bpf_call()
-    insns = ctypes.create_string_buffer(code, len(code))
-    lic = ctypes.create_string_buffer(b"Apache")
-    log = ctypes.create_string_buffer(65536)
+def load(code, bpf=None):
+    bpf = bpf or _Sys()
+    log, log_addr = bpf.buffer(65536)
     attr = bytearray(struct.pack("<IIQQIIQII16sII", PROG_TYPE_CGROUP_DEVICE, len(code) // 8,
-                                 ctypes.addressof(insns), ctypes.addressof(lic), 1, len(log),
-                                 ctypes.addressof(log), 0, 0, b"pyrunc_dev", 0, CGROUP_DEVICE))
+                                 bpf.addr(code), bpf.addr(b"Apache\0"), 1, len(log),
+                                 log_addr, 0, 0, b"pyrunc_dev", 0, CGROUP_DEVICE))
     try:
         return bpf(PROG_LOAD, attr)
     except OSError as e:
-        raise OSError(e.errno, f"{e.strerror}: verifier: {log.value.decode(errors='replace')[-300:]}") from None
+        msg = log.split(b"\0", 1)[0].decode(errors="replace")[-300:]
+        raise OSError(e.errno, f"{e.strerror}: verifier: {msg}") from None
 
 
-def attached(dirfd):
+def attached(dirfd, bpf=None):
     """ids of the device programs attached directly to this cgroup."""
-    bpf = _bpf_call()
-    ids = (ctypes.c_uint32 * 64)()
-    attr = bytearray(struct.pack("<IIIIQI4x", dirfd, CGROUP_DEVICE, 0, 0, ctypes.addressof(ids), 64))
+    bpf = bpf or _Sys()
+    ids, ids_addr = bpf.buffer(4 * 64)
+    attr = bytearray(struct.pack("<IIIIQI4x", dirfd, CGROUP_DEVICE, 0, 0, ids_addr, 64))
     bpf(PROG_QUERY, attr)
     count = struct.unpack_from("<I", attr, 24)[0]
-    return list(ids[:count])
+    return list(struct.unpack_from(f"<{count}I", ids))
 
 
 def install(cgroup_dir, code):
     """Attach the new program, then detach the ones attached before (an update replaces
     the rules). With ALLOW_MULTI every program must allow, so the overlap only narrows."""
-    bpf = _bpf_call()
+    bpf = _Sys()
     dirfd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        old = attached(dirfd)
-        prog = load(code)
+        old = attached(dirfd, bpf)
+        prog = load(code, bpf)
         try:
             bpf(PROG_ATTACH, bytearray(struct.pack("<IIIII", dirfd, prog, CGROUP_DEVICE, F_ALLOW_MULTI, 0)))
         finally:

@@ -6,7 +6,6 @@ joined too, so that controllers living only there (hugetlb on this host) apply a
 """
 import errno
 import os
-import signal
 import time
 
 from pyrunc.cgroups import rmdir_retry
@@ -95,7 +94,7 @@ class Manager:
         path = self.paths.get("pids") or self.paths.get("freezer") or next(iter(self.paths.values()))
         return _walk_pids(path)
 
-    def kill_all(self, sig=signal.SIGKILL):
+    def kill_all(self, sig=9):
         """Freeze first so nothing forks between listing and signalling, then thaw."""
         # A paused container stays paused: only undo a freeze made here.
         has_freezer = self._freezer() is not None and os.path.isdir(self._freezer())

@@ -15,10 +15,9 @@ import uuid
 import pytest
 
 RUNTIME = os.environ.get("PYRUNC")
-pytestmark = [pytest.mark.root]
-if not RUNTIME or os.geteuid() != 0:
-    pytest.skip("set PYRUNC to the runtime binary (needs root and the integrated runtime)",
-                allow_module_level=True)
+pytestmark = [pytest.mark.root,
+              pytest.mark.skipif(not RUNTIME or os.geteuid() != 0,
+                                 reason="set PYRUNC to the runtime binary (needs root and the integrated runtime)")]
 
 BUSYBOX = shutil.which("busybox")
 RUNC = shutil.which("runc")
@@ -204,7 +203,7 @@ FILES_V2 = ["memory.max", "memory.swap.max", "memory.low", "cpu.weight", "cpu.ma
             "pids.max"]
 
 
-@pytest.mark.skipif(not RUNC or os.path.realpath(RUNTIME) == os.path.realpath(RUNC or ""),
+@pytest.mark.skipif(not RUNC or os.path.realpath(RUNTIME or "") == os.path.realpath(RUNC or ""),
                     reason="needs runc beside a different runtime")
 def test_same_files_as_runc(ctr):
     res = {"memory": {"limit": 96 << 20, "swap": 128 << 20, "reservation": 32 << 20},

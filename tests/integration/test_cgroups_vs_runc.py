@@ -5,7 +5,6 @@ through `pyrunc run` once the runtime is integrated.)"""
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 
 import pytest
@@ -17,9 +16,20 @@ pytestmark = [pytest.mark.root]
 if not RUNC or os.geteuid() != 0 or not shutil.which("busybox"):
     pytest.skip("needs root, runc and busybox", allow_module_level=True)
 
-sys.path.insert(0, os.path.dirname(__file__))
-os.environ.setdefault("PYRUNC", RUNC)  # test_cgroups_cli's helpers need a default binary
-import test_cgroups_cli as cli  # noqa: E402
+
+
+def _load_cli_helpers():
+    """test_cgroups_cli.py's bundle/container helpers, loaded by path (not by module name,
+    which another test directory could shadow)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_cgroups_cli_helpers",
+                                                  os.path.join(os.path.dirname(__file__), "test_cgroups_cli.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+cli = _load_cli_helpers()
 
 RES = {"memory": {"limit": 96 << 20, "swap": 128 << 20, "reservation": 32 << 20, "swappiness": 20},
        "cpu": {"shares": 1024, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
