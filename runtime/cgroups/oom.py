@@ -52,6 +52,7 @@ class V2Watch:
 
 def watch(manager):
     """A watcher for the manager's memory cgroup, or None if there is none."""
+    manager = getattr(manager, "inner", manager)  # the systemd driver wraps a v1/v2 manager
     paths = getattr(manager, "paths", None)
     try:
         if paths is not None:

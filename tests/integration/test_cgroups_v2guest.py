@@ -24,7 +24,7 @@ def _pytest_in_guest(files, env=""):
 
 
 def test_v2_guest():
-    rc, out, job = guest.run(_pytest_in_guest(["tests/v2guest/test_v2_inside.py"]), timeout=240)
+    rc, out, job = guest.run(_pytest_in_guest(["tests/v2guest/test_v2_inside.py", "tests/integration/test_cgroups_commands_real.py"]), timeout=240)
     assert rc == 0, f"guest rc={rc} (console: {job}/console.log)\n{out}"
     assert " passed" in out and "skipped" not in out.splitlines()[-1], out
 
