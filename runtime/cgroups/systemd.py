@@ -73,7 +73,8 @@ class Manager:
 
     def _dir(self):
         inner = self.inner
-        return getattr(inner, "path", None) or inner.paths.get("pids") or next(iter(inner.paths.values()))
+        # on v1 the name=systemd hierarchy is the one systemd always creates for a scope
+        return getattr(inner, "path", None) or inner.paths.get("name=systemd") or next(iter(inner.paths.values()))
 
     def create(self):
         pass  # systemd makes the directory when the scope starts, in add_pid
@@ -89,6 +90,11 @@ class Manager:
         finally:
             bus.close()
         self._wait_for(lambda: str(pid) in _procs(self._dir()), "start")
+        if self.inner.driver == "v1":
+            # systemd only places the scope in the hierarchies it manages (not cpuset,
+            # freezer, ...): join the rest at the same relative path, as runc does
+            self.inner.create()
+            self.inner.add_pid(pid)
 
     def apply(self, resources, skip_devices=False):
         props = systemd_props.resource_props(resources)

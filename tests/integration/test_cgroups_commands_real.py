@@ -135,3 +135,33 @@ def test_signal_all(ctr):
     p.wait(10)
     time.sleep(0.3)
     assert not any(os.path.exists(f"/proc/{x}") and open(f"/proc/{x}/stat").read().split()[2] != "Z" for x in pids)
+
+
+def test_events_stream_reports_oom_and_ends_with_the_container(ctr):
+    ctx, cid, m, p = ctr
+    m.apply({"memory": {"limit": 32 << 20}}, skip_devices=True)
+    ev = subprocess.Popen([sys.executable, "-m", "pyrunc", "--root", ctx.root, "events", "--interval", "1s", cid],
+                          stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        first = json.loads(ev.stdout.readline())
+        assert first["type"] == "stats"
+        hog = subprocess.Popen([sys.executable, "-S", "-c",
+                                "import sys; sys.stdin.readline()\nb = []\nwhile True: b.append(bytearray(1 << 20))"],
+                               stdin=subprocess.PIPE)
+        m.add_pid(hog.pid)
+        hog.stdin.write(b"\n")
+        hog.stdin.flush()
+        assert hog.wait(60) == -9
+        kinds = []
+        while "oom" not in kinds:
+            line = ev.stdout.readline()
+            assert line, "events ended before reporting the OOM kill"
+            kinds.append(json.loads(line)["type"])
+        assert kinds[-1] == "oom"
+        m.kill_all(9)  # the container "stops": its init is gone
+        p.wait()
+        assert ev.wait(10) == 0
+    finally:
+        if ev.poll() is None:
+            ev.kill()
+            ev.wait()

@@ -1,6 +1,7 @@
 """Runs tests/v2guest/ inside one cgroup-v2-only QEMU guest (and the systemd-driver tests
 in a guest with systemd as init). Slow: ~1 min each under TCG; skipped without qemu."""
 import os
+import shutil
 import sys
 
 import pytest
@@ -27,6 +28,7 @@ def test_v2_guest():
     rc, out, job = guest.run(_pytest_in_guest(["tests/v2guest/test_v2_inside.py", "tests/integration/test_cgroups_commands_real.py"]), timeout=240)
     assert rc == 0, f"guest rc={rc} (console: {job}/console.log)\n{out}"
     assert " passed" in out and "skipped" not in out.splitlines()[-1], out
+    shutil.rmtree(job)  # kept only when something failed
 
 
 def test_systemd_guest():
@@ -34,3 +36,4 @@ def test_systemd_guest():
                              systemd=True, timeout=240)
     assert rc == 0, f"guest rc={rc} (console: {job}/console.log)\n{out}"
     assert " passed" in out, out
+    shutil.rmtree(job)
