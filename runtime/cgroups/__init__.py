@@ -87,6 +87,33 @@ def signal_all(container, sig):
         m.thaw()  # a killed paused container must be able to exit
 
 
+def add_pid_sub(manager, pid, specs):
+    """`exec --cgroup [ctrl[,ctrl]:]path` (repeatable): put an exec'd process into a
+    sub-cgroup of the container's own cgroup instead of the container's cgroup itself.
+    On v2 only the plain path form makes sense; v1 may name controllers."""
+    from pyrunc.errors import ConfigError
+    m = getattr(manager, "inner", manager)
+    v1_paths = getattr(m, "paths", None)
+    targets = {}
+    for spec in specs:
+        ctrls, _, sub = spec.rpartition(":")
+        if not sub or sub.startswith("/") or ".." in sub.split("/"):
+            raise ConfigError("", f"invalid --cgroup {spec!r}: want a relative sub-cgroup path")
+        if v1_paths is None:
+            if ctrls:
+                raise ConfigError("", f"invalid --cgroup {spec!r}: cgroup v2 has no per-controller paths")
+            targets[""] = os.path.join(m.path, sub)
+            continue
+        for c in (ctrls.split(",") if ctrls else v1_paths):
+            if c not in v1_paths:
+                raise ConfigError("", f"invalid --cgroup {spec!r}: no {c} controller")
+            targets[c] = os.path.join(v1_paths[c], sub)
+    if v1_paths is not None:
+        targets = {c: targets.get(c, v1_paths[c]) for c in v1_paths}
+    for d in dict.fromkeys(targets.values()):
+        write_file(os.path.join(d, "cgroup.procs"), str(pid))
+
+
 def check_unused(manager):
     """runc refuses to create into a cgroup that already has processes or is frozen (the
     cgroupsPath of another container, say). Call before add_pid."""

@@ -83,6 +83,8 @@ class Manager:
         return sorted(set(out))
 
     def kill_all(self, sig=9):
+        if not os.path.isdir(self.path):
+            return  # already gone (systemd removes an empty scope): nothing left to signal
         kill_file = os.path.join(self.path, "cgroup.kill")
         if sig == 9 and os.path.exists(kill_file):
             write(kill_file, "1")

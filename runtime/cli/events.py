@@ -47,6 +47,8 @@ def emit(kind, cid, data=None):
 
 
 def stream(c, m, interval):
+    """Until the container stops. Its cgroup may vanish under us as it stops (systemd removes
+    an empty scope), so a read error ends the stream once the status says stopped."""
     from pyrunc import state
     from pyrunc.cgroups import oom
     w = oom.watch(m)
@@ -55,14 +57,22 @@ def stream(c, m, interval):
         poller.register(w.fd, w.events)
     next_stats = time.monotonic()
     while c.status() != state.STOPPED:
-        now = time.monotonic()
-        if now >= next_stats:
-            emit("stats", c.id, m.stats())
-            next_stats = now + interval
-        # wake at least every second to notice the container stopping
-        timeout = max(0.0, min(next_stats - time.monotonic(), 1.0))
-        if poller.poll(int(timeout * 1000)) and w and w.fired():
-            emit("oom", c.id)
+        try:
+            if time.monotonic() >= next_stats:
+                emit("stats", c.id, m.stats())
+                next_stats = time.monotonic() + interval
+            # wake at least every second to notice the container stopping
+            timeout = max(0.0, min(next_stats - time.monotonic(), 1.0))
+            if poller.poll(int(timeout * 1000)) and w and w.fired():
+                emit("oom", c.id)
+        except OSError:
+            if c.status() == state.STOPPED:
+                break
+            if w:  # the watch broke (cgroup removed?): keep the stats going without it
+                poller.unregister(w.fd)
+                w = None
+            else:
+                raise
     return 0
 
 

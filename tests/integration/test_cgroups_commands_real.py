@@ -1,7 +1,7 @@
 """update / pause / resume / ps / events / kill --all through their `main(ctx, args)` for
 real, before the runtime exists: the "container" is a state record written here whose init
 is a `sleep` this test started and moved into a real cgroup made by pyrunc's manager.
-Runs on a v1 host and inside the v2 guest."""
+Runs on a v1 host, inside the v2 guest, and in the systemd guest with the systemd driver."""
 import io
 import json
 import marshal
@@ -16,8 +16,9 @@ import pytest
 from pyrunc import cgroups, state
 
 pytestmark = [pytest.mark.root]
-if os.geteuid() != 0 or os.environ.get("PYRUNC_SYSTEMD_GUEST"):
-    pytest.skip("needs root (and not the systemd guest)", allow_module_level=True)
+SYSTEMD = bool(os.environ.get("PYRUNC_SYSTEMD_GUEST"))
+if os.geteuid() != 0:
+    pytest.skip("needs root", allow_module_level=True)
 
 
 class Log:
@@ -38,7 +39,8 @@ class Ctx:
 @pytest.fixture
 def ctr(tmp_path):
     cid = "c" + uuid.uuid4().hex[:8]
-    m = cgroups.new_manager(cid, f"/pyrunc-cmd-test/{cid}")
+    path = f"system.slice:pyrunc-cmd:{cid}" if SYSTEMD else f"/pyrunc-cmd-test/{cid}"
+    m = cgroups.new_manager(cid, path, systemd=SYSTEMD)
     m.create()
     p = subprocess.Popen(["sh", "-c", "sleep 300 & exec sleep 301"])
     m.add_pid(p.pid)
@@ -62,6 +64,8 @@ def ctr(tmp_path):
     p.wait()
     time.sleep(0.05)
     m.destroy()
+    if SYSTEMD:
+        return
     for d in ([m.path] if m.driver == "v2" else set(m.paths.values())):
         try:
             os.rmdir(os.path.dirname(d))
@@ -76,6 +80,7 @@ def run(mod, ctx, args, capsys):
 
 
 def limit_file(m):
+    m = getattr(m, "inner", m)
     return os.path.join(m.path, "memory.max") if m.driver == "v2" else \
         os.path.join(m.paths["memory"], "memory.limit_in_bytes")
 

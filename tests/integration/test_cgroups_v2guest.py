@@ -32,7 +32,7 @@ def test_v2_guest():
 
 
 def test_systemd_guest():
-    rc, out, job = guest.run(_pytest_in_guest(["tests/v2guest/test_systemd_inside.py"], "PYRUNC_SYSTEMD_GUEST=1"),
+    rc, out, job = guest.run(_pytest_in_guest(["tests/v2guest/test_systemd_inside.py", "tests/integration/test_cgroups_commands_real.py"], "PYRUNC_SYSTEMD_GUEST=1"),
                              systemd=True, timeout=240)
     assert rc == 0, f"guest rc={rc} (console: {job}/console.log)\n{out}"
     assert " passed" in out, out

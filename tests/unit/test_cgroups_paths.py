@@ -70,3 +70,30 @@ def test_check_unused(tmp_path):
     with pytest.raises(PyruncError, match="not empty"):
         check_unused(m)
     check_unused(v2.Manager({"path": str(tmp_path / "missing")}))
+
+
+def test_add_pid_sub_v1(tmp_path):
+    from pyrunc.cgroups import add_pid_sub
+    paths = {}
+    for c in ("cpu", "memory"):
+        (tmp_path / c / "sub").mkdir(parents=True)
+        (tmp_path / c / "cgroup.procs").write_text("")
+        (tmp_path / c / "sub" / "cgroup.procs").write_text("")
+        paths[c] = str(tmp_path / c)
+    add_pid_sub(v1.Manager({"paths": paths}), 42, ["memory:sub"])
+    assert (tmp_path / "memory" / "sub" / "cgroup.procs").read_text() == "42"
+    assert (tmp_path / "cpu" / "cgroup.procs").read_text() == "42"  # others: the container's own
+
+
+def test_add_pid_sub_v2_rejects_controllers_and_escapes(tmp_path):
+    import pytest
+    from pyrunc.cgroups import add_pid_sub
+    from pyrunc.errors import ConfigError
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "cgroup.procs").write_text("")
+    m = v2.Manager({"path": str(tmp_path)})
+    add_pid_sub(m, 7, ["sub"])
+    assert (tmp_path / "sub" / "cgroup.procs").read_text() == "7"
+    for bad in (["memory:sub"], ["../x"], ["/abs"]):
+        with pytest.raises(ConfigError):
+            add_pid_sub(m, 7, bad)
