@@ -148,8 +148,15 @@ def v2_memory(d):
                    read_int(j("memory.max"), UNLIMITED))
     swap = {}
     if os.path.exists(j("memory.swap.current")):
-        swap = _entry(read_int(j("memory.swap.current")), read_int(j("memory.swap.peak")),
-                      read_kv(j("memory.swap.events")).get("max", 0), read_int(j("memory.swap.max"), UNLIMITED))
+        # v1 reports swap as memory+swap; v2 counts swap alone. Report the v1 meaning, as
+        # runc does, so consumers see one definition whatever the host.
+        limit = read_int(j("memory.swap.max"), UNLIMITED)
+        if limit != UNLIMITED and usage["limit"] != UNLIMITED:
+            limit += usage["limit"]
+        else:
+            limit = UNLIMITED
+        swap = _entry(read_int(j("memory.swap.current")) + usage.get("usage", 0), 0,
+                      read_kv(j("memory.swap.events")).get("max", 0), limit)
     return _omit({"cache": raw.get("file", 0), "usage": usage, "swap": swap, "raw": raw})
 
 

@@ -50,6 +50,7 @@ class Manager:
         self.slice = saved["slice"]
         self.inner_saved = saved["inner"]
         self._inner = None
+        self.extra = []
 
     @classmethod
     def for_path(cls, container_id, cgroups_path, mnts):
@@ -76,6 +77,10 @@ class Manager:
         # on v1 the name=systemd hierarchy is the one systemd always creates for a scope
         return getattr(inner, "path", None) or inner.paths.get("name=systemd") or next(iter(inner.paths.values()))
 
+    def set_annotations(self, annotations):
+        """Call before add_pid: org.systemd.property.* annotations become unit properties."""
+        self.extra = systemd_props.annotation_props(annotations)
+
     def create(self):
         pass  # systemd makes the directory when the scope starts, in add_pid
 
@@ -86,6 +91,7 @@ class Manager:
         bus = Bus()
         try:
             props = systemd_props.unit_props(self.unit, self.slice, pid, f"pyrunc container {self.unit}")
+            props += self.extra
             bus.call("StartTransientUnit", "ssa(sv)a(sa(sv))", (self.unit, "replace", props, []))
         finally:
             bus.close()

@@ -99,3 +99,62 @@ def unit_props(unit, slice_, pid, description):
     else:
         props.append(("Slice", ("s", slice_)))
     return props
+
+
+ANNOTATION_PREFIX = "org.systemd.property."
+_GVARIANT_TYPES = {"byte": "y", "int16": "n", "uint16": "q", "int32": "i", "uint32": "u", "int64": "x",
+                   "uint64": "t", "double": "d", "boolean": "b", "string": "s"}
+
+
+def _gvariant(text):
+    """The GVariant text forms people put in these annotations -> (signature, value):
+    true/false, "uint64 123" (or "@t 123"), a bare integer (int32, as GVariant reads it),
+    a quoted string, and a list of quoted strings."""
+    t = text.strip()
+    if t in ("true", "false"):
+        return "b", t == "true"
+    if t[:1] in "'\"" and t[-1:] == t[:1] and len(t) >= 2:
+        return "s", t[1:-1]
+    if t.startswith("[") and t.endswith("]"):
+        items = [x.strip() for x in t[1:-1].split(",") if x.strip()]
+        if all(i[:1] in "'\"" and i[-1:] == i[:1] for i in items):
+            return "as", [i[1:-1] for i in items]
+    word, _, rest = t.partition(" ")
+    sig = word[1:] if word.startswith("@") else _GVARIANT_TYPES.get(word)
+    if sig and rest:
+        sig2, val = _gvariant(rest)
+        if sig in "ynqiuxt" and sig2 in "ynqiuxt":
+            return sig, val
+        if sig == sig2 or sig == "d" and sig2 in "ynqiuxt":
+            return sig, float(val) if sig == "d" else val
+    try:
+        return "i", int(t)
+    except ValueError:
+        pass
+    try:
+        return "d", float(t)
+    except ValueError:
+        raise ValueError(f"cannot parse {text!r} as a D-Bus value") from None
+
+
+def annotation_props(annotations):
+    """`org.systemd.property.<Name>` annotations -> extra unit properties. A *Sec property
+    takes seconds and is sent as its *USec twin in microseconds, as runc does."""
+    out = []
+    for key, value in (annotations or {}).items():
+        if not key.startswith(ANNOTATION_PREFIX):
+            continue
+        name = key[len(ANNOTATION_PREFIX):]
+        ptr = "/annotations/" + key.replace("~", "~0").replace("/", "~1")
+        if not name.isalnum():
+            raise ConfigError(ptr, f"invalid systemd property name {name!r}")
+        try:
+            sig, val = _gvariant(value)
+        except ValueError as e:
+            raise ConfigError(ptr, str(e)) from None
+        if name.endswith("Sec") and not name.endswith("USec"):
+            if sig not in "ynqiuxtd":
+                raise ConfigError(ptr, f"{name} needs a number of seconds")
+            name, sig, val = name[:-3] + "USec", "t", int(round(float(val) * 1000000))
+        out.append((name, (sig, val)))
+    return out

@@ -7,6 +7,8 @@ def test_v2_stats(tmp_path):
     w("cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 4\nnr_throttled 1\nthrottled_usec 7\n")
     w("memory.current", "4096\n")
     w("memory.max", "max\n")
+    w("memory.swap.current", "100\n")
+    w("memory.swap.max", "max\n")
     w("memory.stat", "anon 1024\nfile 2048\n")
     w("memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
     w("pids.current", "2\n")
@@ -19,6 +21,7 @@ def test_v2_stats(tmp_path):
                         "throttling": {"periods": 4, "throttled_periods": 1, "throttled_time": 7000}}
     assert s["memory"]["usage"] == {"limit": 2 ** 64 - 1, "usage": 4096, "failcnt": 3}
     assert s["memory"]["cache"] == 2048 and s["memory"]["raw"]["anon"] == 1024
+    assert s["memory"]["swap"] == {"limit": 2 ** 64 - 1, "usage": 4196, "failcnt": 0}  # v1 meaning: mem+swap
     assert s["pids"] == {"current": 2}
     assert s["blkio"]["ioServiceBytesRecursive"][0] == {"major": 8, "op": "Read", "value": 10}
     assert s["hugetlb"] == {"2MB": {"failcnt": 0}}

@@ -57,3 +57,20 @@ def test_unlimited():
 def test_unit_props():
     p = dict(sp.unit_props("pyrunc-x.scope", "system.slice", 42, "d"))
     assert p["PIDs"] == ("au", [42]) and p["Delegate"] == ("b", True) and p["Slice"] == ("s", "system.slice")
+
+
+@pytest.mark.parametrize("text,out", [("true", ("b", True)), ("uint64 100", ("t", 100)), ("@t 5", ("t", 5)),
+                                      ("42", ("i", 42)), ("'x y'", ("s", "x y")), ('"a"', ("s", "a")),
+                                      ("['a', 'b']", ("as", ["a", "b"])), ("double 1.5", ("d", 1.5))])
+def test_gvariant_subset(text, out):
+    assert sp._gvariant(text) == out
+
+
+def test_annotation_props():
+    ann = {"org.systemd.property.TimeoutStopSec": "uint64 2", "org.systemd.property.CollectMode": "'inactive-or-failed'",
+           "other": "x"}
+    assert sp.annotation_props(ann) == [("TimeoutStopUSec", ("t", 2000000)),
+                                        ("CollectMode", ("s", "inactive-or-failed"))]
+    with pytest.raises(ConfigError) as e:
+        sp.annotation_props({"org.systemd.property.Bad": "what is this"})
+    assert e.value.pointer == "/annotations/org.systemd.property.Bad"

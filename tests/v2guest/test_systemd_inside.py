@@ -31,8 +31,12 @@ def scope():
 
 def test_scope_with_limits(scope):
     m, p = scope
+    m.set_annotations({"org.systemd.property.CollectMode": "'inactive-or-failed'",
+                       "org.systemd.property.TimeoutStopSec": "uint64 7"})
     m.create()
     m.add_pid(p.pid)
+    assert show("pyrunc-sd1.scope", "CollectMode") == "inactive-or-failed"
+    assert show("pyrunc-sd1.scope", "TimeoutStopUSec") == "7s"
     assert m.save()["inner"]["path"] == "/sys/fs/cgroup/system.slice/pyrunc-sd1.scope"
     m.apply({"memory": {"limit": 64 << 20}, "cpu": {"shares": 1024, "quota": 50000, "period": 100000},
              "pids": {"limit": 30}, "devices": [{"allow": False, "access": "rwm"}]})
