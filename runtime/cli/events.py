@@ -55,7 +55,7 @@ def stream(c, m, interval):
     poller = select.poll()
     if w:
         poller.register(w.fd, w.events)
-    next_stats = time.monotonic()
+    next_stats = time.monotonic() + interval  # like runc: the first stats after one interval
     while c.status() != state.STOPPED:
         try:
             if time.monotonic() >= next_stats:

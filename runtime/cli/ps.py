@@ -46,5 +46,5 @@ def main(ctx, args):
     elif fmt == "table":
         sys.stdout.write(table(pids, pos[1:] or ["-ef"]))
     else:
-        raise PyruncError(f"invalid format option")
+        raise PyruncError("invalid format option")
     return 0

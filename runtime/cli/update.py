@@ -9,7 +9,7 @@ import sys
 
 from pyrunc.cli.args import BOOL, STR, Flag
 from pyrunc.cli.common import parse_cmd
-from pyrunc.errors import PyruncError, UsageError
+from pyrunc.errors import PyruncError
 
 # flag -> (section, key, kind); kind "bytes" takes units (512m), "int" a plain integer.
 FIELDS = (
