@@ -93,7 +93,9 @@ def unit_props(unit, slice_, pid, description):
     props = [("Description", ("s", description)), ("PIDs", ("au", [pid])), ("Delegate", ("b", True)),
              ("MemoryAccounting", ("b", True)), ("CPUAccounting", ("b", True)),
              ("IOAccounting", ("b", True)), ("TasksAccounting", ("b", True)),
-             ("DefaultDependencies", ("b", False))]
+             ("DefaultDependencies", ("b", False)),
+             # one OOM kill inside a container must not make systemd stop the whole scope
+             ("OOMPolicy", ("s", "continue"))]
     if unit.endswith(".slice"):
         props.append(("Wants", ("as", [slice_])))
     else:

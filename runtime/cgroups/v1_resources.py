@@ -14,7 +14,7 @@ def _set(v):
     return v not in (None, 0)
 
 
-def memory(mem, dirs, cur):
+def memory(mem, dirs):
     d = dirs.get("memory")
     limit, swap = mem.get("limit"), mem.get("swap")
     _limit_and_swap(d, limit, swap)
@@ -56,7 +56,7 @@ def _limit_and_swap(d, limit, swap):
         write_res(d, name, value, ptr)
 
 
-def cpu(c, dirs, cur):
+def cpu(c, dirs):
     d = dirs.get("cpu")
     if _set(c.get("shares")):
         write_res(d, "cpu.shares", c["shares"], "/cpu/shares")
@@ -82,13 +82,13 @@ def cpu(c, dirs, cur):
         write_res(dirs.get("cpuset"), "cpuset.mems", c["mems"], "/cpu/mems")
 
 
-def pids(p, dirs, cur):
+def pids(p, dirs):
     v = convert.v1_pids_max(p.get("limit"))
     if v is not None:
         write_res(dirs.get("pids"), "pids.max", v, "/pids/limit")
 
 
-def blockio(b, dirs, cur):
+def blockio(b, dirs):
     d = dirs.get("blkio")
     if _set(b.get("weight")):
         name = "blkio.weight" if d and os.path.exists(os.path.join(d, "blkio.weight")) else "blkio.bfq.weight"
@@ -107,41 +107,47 @@ def blockio(b, dirs, cur):
             write_res(d, name, convert.device_rate(dev, "rate"), f"/blockIO/{key}/{i}")
 
 
-def hugetlb(limits, dirs, cur):
-    """v1 hugetlb files, or the cgroup2 ones when a hybrid host has hugetlb on v2."""
-    d, v2 = dirs.get("hugetlb"), False
-    if d is None and "hugetlb" in read(os.path.join(dirs.get("unified") or "/nonexistent", "cgroup.controllers"), "").split():
-        d, v2 = dirs["unified"], True
+def _hugetlb_dir(dirs):
+    """(directory, is_v2): the v1 hierarchy, or a hybrid host's cgroup2 mount holding hugetlb."""
+    if dirs.get("hugetlb") or not dirs.get("unified"):
+        return dirs.get("hugetlb"), False
+    ctrls = read(os.path.join(dirs["unified"], "cgroup.controllers"), "").split()
+    return (dirs["unified"], True) if "hugetlb" in ctrls else (None, False)
+
+
+def hugetlb(limits, dirs):
+    d, v2 = _hugetlb_dir(dirs)
     for i, h in enumerate(limits):
         try:
             size = convert.hugetlb_size(h.get("pageSize", ""))
         except ValueError as e:
             raise bad_value(f"/hugepageLimits/{i}/pageSize", str(e)) from None
         limit = h.get("limit", 0)
-        names = (f"hugetlb.{size}.max", f"hugetlb.{size}.rsvd.max") if v2 else \
-                (f"hugetlb.{size}.limit_in_bytes", f"hugetlb.{size}.rsvd.limit_in_bytes")
-        write_res(d, names[0], "max" if v2 and limit < 0 else limit, f"/hugepageLimits/{i}")
-        if d and os.path.exists(os.path.join(d, names[1])):
-            write_res(d, names[1], "max" if v2 and limit < 0 else limit, f"/hugepageLimits/{i}")
+        value = "max" if v2 and limit < 0 else limit
+        suffixes = ("max", "rsvd.max") if v2 else ("limit_in_bytes", "rsvd.limit_in_bytes")
+        write_res(d, f"hugetlb.{size}.{suffixes[0]}", value, f"/hugepageLimits/{i}")
+        # the reserved-pages limit (kernel >= 5.7) follows the same value when present
+        if d and os.path.exists(os.path.join(d, f"hugetlb.{size}.{suffixes[1]}")):
+            write_res(d, f"hugetlb.{size}.{suffixes[1]}", value, f"/hugepageLimits/{i}")
 
 
-def network(n, dirs, cur):
+def network(n, dirs):
     if n.get("classID") is not None:
         write_res(dirs.get("net_cls"), "net_cls.classid", n["classID"], "/network/classID")
     write_lines(dirs.get("net_prio"), "net_prio.ifpriomap",
                 convert.ifpriomap_lines(n.get("priorities")), "/network/priorities")
 
 
-def rdma(r, dirs, cur):
+def rdma(r, dirs):
     for dev, limits in r.items():
         write_res(dirs.get("rdma"), "rdma.max", convert.rdma_line(dev, limits), f"/rdma/{dev}")
 
 
-def unified(u, dirs, cur):
+def unified(u, dirs):
     raise bad_value("/unified", "unified (cgroup v2) resources cannot be set on a cgroup v1 host")
 
 
-def device_rules(rules, dirs, cur):
+def device_rules(rules, dirs):
     d = dirs.get("devices")
     default_allow, exc = devices.effective(rules)
     writes = devices.v1_writes(default_allow, exc)
@@ -170,6 +176,6 @@ def apply(resources, dirs, skip_devices=False):
     for key, fn in SECTIONS:
         section = resources.get(key)
         if section:
-            fn(section, dirs, None)
+            fn(section, dirs)
     if not skip_devices:
-        device_rules(resources.get("devices"), dirs, None)
+        device_rules(resources.get("devices"), dirs)

@@ -49,6 +49,7 @@ def test_scope_with_limits(scope):
     assert show("pyrunc-sd1.scope", "MemoryMax") == str(64 << 20)
     assert show("pyrunc-sd1.scope", "TasksMax") == "30"
     assert show("pyrunc-sd1.scope", "Delegate") == "yes"
+    assert show("pyrunc-sd1.scope", "OOMPolicy") == "continue"
     assert m.pids() == [p.pid]
     m.freeze()
     assert m.is_frozen()
