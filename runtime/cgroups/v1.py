@@ -1,14 +1,16 @@
 """cgroup v1: one directory per controller hierarchy (this host's layout).
 
 A hybrid host (v1 controllers plus a cgroup2 mount holding only some controllers) is
-handled as runc does: the v1 hierarchies carry the container; the unified mount is
-joined as well when it is present so that its controllers (e.g. hugetlb) apply too.
+handled as runc does: the v1 hierarchies carry the container, and the unified mount is
+joined too, so that controllers living only there (hugetlb on this host) apply as well.
 """
+import errno
 import os
-import signal
+import time
 
-from pyrunc.cgroups import rmdir_retry, write_file
-from pyrunc.errors import CgroupError, ConfigError
+from pyrunc.cgroups import rmdir_retry
+from pyrunc.cgroups.files import read, write
+from pyrunc.errors import CgroupError
 
 
 class Manager:
@@ -32,45 +34,32 @@ class Manager:
     def save(self):
         return {"driver": self.driver, "paths": self.paths}
 
+    def _dirs(self):
+        """Distinct directories: co-mounted controllers (cpu,cpuacct) share one."""
+        return list(dict.fromkeys(self.paths.values()))
+
     def create(self):
         for key, path in self.paths.items():
             try:
                 os.makedirs(path, exist_ok=True)
             except OSError as e:
                 raise CgroupError(f"create cgroup {path}", e) from None
-            if key.startswith("cpuset"):
-                self._inherit_cpuset(path)
-
-    @staticmethod
-    def _inherit_cpuset(path):
-        # A new cpuset directory starts empty and refuses tasks until cpus/mems are set.
-        for name in ("cpuset.cpus", "cpuset.mems"):
-            f = os.path.join(path, name)
-            try:
-                with open(f) as fh:
-                    if fh.read().strip():
-                        continue
-            except OSError:
-                continue
-            Manager._inherit_cpuset(os.path.dirname(path))
-            with open(os.path.join(os.path.dirname(path), name)) as fh:
-                write_file(f, fh.read().strip())
+            if key == "cpuset":
+                _inherit_cpuset(path)
+            elif key == "unified":
+                _enable_unified(path)
 
     def add_pid(self, pid):
-        for path in self.paths.values():
-            write_file(os.path.join(path, "cgroup.procs"), str(pid))
+        for path in self._dirs():
+            write(os.path.join(path, "cgroup.procs"), str(pid))
 
-    def apply(self, resources):
-        if not resources:
-            return
-        for key in resources:
-            if resources[key] not in (None, [], {}) and key != "devices":
-                raise ConfigError(f"/linux/resources/{key}",
-                                  "cgroup resource limits are not supported yet")
+    def apply(self, resources, skip_devices=False):
+        from pyrunc.cgroups import v1_resources
+        v1_resources.apply(resources, self.paths, skip_devices)
 
     def destroy(self):
-        for path in self.paths.values():
-            rmdir_retry(path)
+        for path in self._dirs():
+            _rmtree(path)
 
     def _freezer(self):
         return self.paths.get("freezer")
@@ -79,32 +68,38 @@ class Manager:
         f = self._freezer()
         if not f:
             return False
-        try:
-            with open(os.path.join(f, "freezer.state")) as fh:
-                return fh.read().strip() in ("FROZEN", "FREEZING")
-        except FileNotFoundError:
-            return False
+        return read(os.path.join(f, "freezer.state"), "") in ("FROZEN", "FREEZING")
 
     def freeze(self):
-        write_file(os.path.join(self._freezer(), "freezer.state"), "FROZEN")
+        """FREEZING can linger while tasks are in uninterruptible sleep; re-poke until FROZEN."""
+        f = self._require_freezer()
+        for i in range(1000):
+            write(os.path.join(f, "freezer.state"), "FROZEN")
+            if read(os.path.join(f, "freezer.state"), "") == "FROZEN":
+                return
+            time.sleep(min(0.001 * (i + 1), 0.05))
+        write(os.path.join(f, "freezer.state"), "THAWED")
+        raise CgroupError(f"freeze {f}", OSError(errno.EBUSY, "cgroup did not freeze"))
 
     def thaw(self):
-        write_file(os.path.join(self._freezer(), "freezer.state"), "THAWED")
+        write(os.path.join(self._require_freezer(), "freezer.state"), "THAWED")
+
+    def _require_freezer(self):
+        f = self._freezer()
+        if not f:
+            raise CgroupError("freeze", OSError(errno.ENOTSUP, "no freezer cgroup controller"))
+        return f
 
     def pids(self):
-        path = self.paths.get("pids") or self.paths.get("memory") or next(iter(self.paths.values()))
-        out = []
-        for d, _, _ in os.walk(path):
-            try:
-                with open(os.path.join(d, "cgroup.procs")) as f:
-                    out.extend(int(x) for x in f.read().split())
-            except FileNotFoundError:
-                pass
-        return sorted(set(out))
+        path = self.paths.get("pids") or self.paths.get("freezer") or next(iter(self.paths.values()))
+        return _walk_pids(path)
 
-    def kill_all(self, sig=signal.SIGKILL):
-        frozen = self._freezer() is not None
-        if frozen:
+    def kill_all(self, sig=9):
+        """Freeze first so nothing forks between listing and signalling, then thaw."""
+        # A paused container stays paused: only undo a freeze made here.
+        has_freezer = self._freezer() is not None and os.path.isdir(self._freezer())
+        has_freezer = has_freezer and not self.is_frozen()
+        if has_freezer:
             self.freeze()
         try:
             for pid in self.pids():
@@ -113,8 +108,50 @@ class Manager:
                 except ProcessLookupError:
                     pass
         finally:
-            if frozen:
+            if has_freezer:
                 self.thaw()
 
     def stats(self):
-        return {}
+        from pyrunc.cgroups import stats
+        return stats.v1(self.paths)
+
+
+def _walk_pids(path):
+    out = []
+    for d, _, _ in os.walk(path):
+        try:
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                out.extend(int(x) for x in f.read().split())
+        except FileNotFoundError:
+            pass
+    return sorted(set(out))
+
+
+def _rmtree(path):
+    """Children first (a container may have made sub-cgroups), only this container's tree."""
+    if not os.path.isdir(path):
+        return
+    for d, subdirs, _ in os.walk(path, topdown=False):
+        for s in subdirs:
+            rmdir_retry(os.path.join(d, s))
+    rmdir_retry(path)
+
+
+def _inherit_cpuset(path):
+    """A new cpuset directory starts empty and refuses tasks until cpus/mems are set."""
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        f = os.path.join(path, name)
+        if not os.path.exists(f) or read(f, ""):
+            continue
+        parent = os.path.dirname(path)
+        _inherit_cpuset(parent)
+        write(f, read(os.path.join(parent, name)))
+
+
+def _enable_unified(path):
+    """Hybrid host: make the unified mount's controllers available down to our directory."""
+    from pyrunc.cgroups.v2 import enable_controllers
+    try:
+        enable_controllers(path)
+    except CgroupError:
+        pass  # only hugetlb lives there; a failure shows up if hugepageLimits are applied

@@ -1,9 +1,11 @@
-"""cgroup v2: the unified hierarchy."""
+"""cgroup v2: the unified hierarchy, one directory per container."""
+import errno
 import os
-import signal
+import time
 
-from pyrunc.cgroups import rmdir_retry, write_file
-from pyrunc.errors import CgroupError, ConfigError
+from pyrunc.cgroups import rmdir_retry
+from pyrunc.cgroups.files import read, read_kv, write
+from pyrunc.errors import CgroupError
 
 
 class Manager:
@@ -11,6 +13,7 @@ class Manager:
 
     def __init__(self, saved):
         self.path = saved.get("path", "")
+        self.warnings = []
 
     @classmethod
     def for_path(cls, cgroups_path, mnts, own):
@@ -18,6 +21,8 @@ class Manager:
         if cgroups_path.startswith("/"):
             rel = cgroups_path
         else:
+            # Relative paths hang off the caller's parent: the caller itself usually sits in
+            # a leaf (e.g. a session scope) that may not have children with controllers.
             rel = os.path.join(os.path.dirname(own.get("", "/")), cgroups_path)
         return cls({"path": os.path.join(mnt, rel.lstrip("/"))})
 
@@ -29,33 +34,43 @@ class Manager:
             os.makedirs(self.path, exist_ok=True)
         except OSError as e:
             raise CgroupError(f"create cgroup {self.path}", e) from None
+        enable_controllers(self.path)
 
     def add_pid(self, pid):
-        write_file(os.path.join(self.path, "cgroup.procs"), str(pid))
+        write(os.path.join(self.path, "cgroup.procs"), str(pid))
 
-    def apply(self, resources):
-        if not resources:
-            return
-        for key in resources:
-            if resources[key] not in (None, [], {}) and key != "devices":
-                raise ConfigError(f"/linux/resources/{key}",
-                                  "cgroup resource limits are not supported yet")
+    def apply(self, resources, skip_devices=False):
+        from pyrunc.cgroups import v2_resources
+        self.warnings = v2_resources.apply(resources, self.path, skip_devices)
+        return self.warnings
 
     def destroy(self):
+        if not os.path.isdir(self.path):
+            return
+        for d, subdirs, _ in os.walk(self.path, topdown=False):
+            for s in subdirs:
+                rmdir_retry(os.path.join(d, s))
         rmdir_retry(self.path)
 
     def is_frozen(self):
-        try:
-            with open(os.path.join(self.path, "cgroup.freeze")) as f:
-                return f.read().strip() == "1"
-        except FileNotFoundError:
-            return False
+        return read(os.path.join(self.path, "cgroup.freeze"), "0") == "1"
 
     def freeze(self):
-        write_file(os.path.join(self.path, "cgroup.freeze"), "1")
+        self._freeze("1")
 
     def thaw(self):
-        write_file(os.path.join(self.path, "cgroup.freeze"), "0")
+        self._freeze("0")
+
+    def _freeze(self, value):
+        """cgroup.freeze is asynchronous: wait until cgroup.events reports the new state."""
+        write(os.path.join(self.path, "cgroup.freeze"), value)
+        events = os.path.join(self.path, "cgroup.events")
+        for i in range(500):
+            if str(read_kv(events).get("frozen", value)) == value:
+                return
+            time.sleep(min(0.001 * (i + 1), 0.02))
+        raise CgroupError(f"{'freeze' if value == '1' else 'thaw'} {self.path}",
+                          OSError(errno.ETIMEDOUT, "cgroup.events did not change"))
 
     def pids(self):
         out = []
@@ -67,15 +82,47 @@ class Manager:
                 pass
         return sorted(set(out))
 
-    def kill_all(self, sig=signal.SIGKILL):
-        if sig == signal.SIGKILL and os.path.exists(os.path.join(self.path, "cgroup.kill")):
-            write_file(os.path.join(self.path, "cgroup.kill"), "1")
+    def kill_all(self, sig=9):
+        if not os.path.isdir(self.path):
+            return  # already gone (systemd removes an empty scope): nothing left to signal
+        kill_file = os.path.join(self.path, "cgroup.kill")
+        if sig == 9 and os.path.exists(kill_file):
+            write(kill_file, "1")
             return
-        for pid in self.pids():
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
+        # A paused container stays paused: only undo a freeze made here.
+        was_frozen = self.is_frozen()
+        if not was_frozen:
+            self.freeze()
+        try:
+            for pid in self.pids():
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        finally:
+            if not was_frozen:
+                self.thaw()
 
     def stats(self):
-        return {}
+        from pyrunc.cgroups import stats
+        return stats.v2(self.path)
+
+
+def enable_controllers(path):
+    """In every ancestor below the mount, hand all available controllers down a level."""
+    chain = []
+    d = os.path.dirname(path)
+    while os.path.exists(os.path.join(os.path.dirname(d), "cgroup.controllers")) and d != "/":
+        chain.append(d)
+        d = os.path.dirname(d)
+    chain.append(d)  # the mount root itself
+    for anc in reversed(chain):
+        ctrls = read(os.path.join(anc, "cgroup.controllers"), "").split()
+        have = set(read(os.path.join(anc, "cgroup.subtree_control"), "").split())
+        for c in ctrls:
+            if c in have:
+                continue
+            try:
+                write(os.path.join(anc, "cgroup.subtree_control"), "+" + c)
+            except CgroupError:
+                pass  # e.g. a threaded subtree; a field needing it then finds no file

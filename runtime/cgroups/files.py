@@ -1,0 +1,74 @@
+"""Reading and writing cgroup files, with errors that name the config field at fault.
+
+apply() must never silently skip a field: a missing file means the host cannot honour
+it (controller not mounted, kernel without the feature), and a refused write means the
+kernel rejected the value. Both become ConfigError carrying the field's JSON pointer.
+"""
+import os
+
+from pyrunc.errors import CgroupError, ConfigError
+
+RES = "/linux/resources"
+
+
+def read(path, default=None):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        if default is not None:
+            return default
+        raise
+
+
+def read_int(path, default=0):
+    v = read(path, "")
+    if v in ("", "max"):
+        return default
+    return int(v)
+
+
+def read_kv(path):
+    """"key value" lines (memory.stat, cpu.stat, memory.events) -> {key: int}."""
+    out = {}
+    for line in read(path, "").splitlines():
+        k, _, v = line.partition(" ")
+        try:
+            out[k] = int(v)
+        except ValueError:
+            pass
+    return out
+
+
+def write(path, value):
+    """A plain write for the manager's own bookkeeping (procs, freezer)."""
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as e:
+        raise CgroupError(f"write {value!r} to {path}", e) from None
+
+
+def write_res(directory, name, value, pointer):
+    """Write one resource value; the failure names the field, the value and the file."""
+    if directory is None:
+        raise ConfigError(RES + pointer, f"the controller for {name} is not available on this host")
+    path = os.path.join(directory, name)
+    if not os.path.exists(path):
+        raise ConfigError(RES + pointer, f"not supported by this host (file {path} does not exist)")
+    try:
+        with open(path, "w") as f:
+            f.write(str(value))
+    except OSError as e:
+        raise ConfigError(RES + pointer, f"the kernel refused {value!r} "
+                                         f"(file {path}: {e.strerror})") from None
+
+
+def write_lines(directory, name, lines, pointer):
+    """Files such as io.max or blkio.weight_device take one entry per write."""
+    for line in lines:
+        write_res(directory, name, line, pointer)
+
+
+def bad_value(pointer, why):
+    return ConfigError(RES + pointer, why)
