@@ -60,6 +60,17 @@ def caps(ctx):
 
 
 @scenario
+def caps_user(ctx):
+    b = ctx.bundle(tag="capu")
+    caps = ["CAP_NET_BIND_SERVICE"]
+    b.process["capabilities"] = {k: list(caps) for k in
+                                 ("bounding", "effective", "permitted", "inheritable",
+                                  "ambient")}
+    b.process["user"] = {"uid": 1000, "gid": 1000}
+    return _probe(ctx, b)
+
+
+@scenario
 def nocaps(ctx):
     b = ctx.bundle(tag="nocap")
     b.process["capabilities"] = {}
