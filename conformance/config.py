@@ -41,10 +41,12 @@ BASE = {
     "linux": {
         "resources": {"devices": [{"allow": False, "access": "rwm"}]},
         "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+        # /proc/uptime and /etc/ro-file exist on every kernel/rootfs here, unlike
+        # /proc/kcore or /proc/sysrq-trigger, so the masking itself is observable.
         "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware",
-                        "/proc/scsi"],
+                        "/proc/scsi", "/proc/uptime"],
         "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                          "/proc/sysrq-trigger"],
+                          "/proc/sysrq-trigger", "/etc/ro-file"],
     },
 }
 

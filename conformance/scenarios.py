@@ -30,7 +30,8 @@ def default(ctx):
     b = ctx.bundle(tag="def")
     paths = [f"s:{p}" for p in DEV_PATHS]
     paths += ["r:/proc/kcore", "s:/proc/kcore", "l:/sys/firmware", "s:/sys/firmware",
-              "r:/proc/keys", "r:/proc/timer_list", "w:/proc/sys/kernel/domainname",
+              "r:/proc/keys", "r:/proc/timer_list", "r:/proc/uptime", "w:/etc/ro-file",
+              "r:/etc/ro-file", "w:/proc/sys/kernel/domainname",
               "w:/proc/sysrq-trigger", "w:/tmp/conformance-write", "w:/sys/kernel/x",
               "w:/dev/shm/x", "l:/dev", "l:/proc/self/fd"]
     return _probe(ctx, b, *paths)

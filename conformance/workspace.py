@@ -76,7 +76,7 @@ def build_rootfs(dest, busybox, probe):
         link = os.path.join(dest, "bin", name)
         if name != "busybox" and not os.path.lexists(link):
             os.symlink("/bin/busybox", link)
-    for name, text in (("passwd", PASSWD), ("group", GROUP)):
+    for name, text in (("passwd", PASSWD), ("group", GROUP), ("ro-file", "read-only\n")):
         with open(os.path.join(dest, "etc", name), "w") as f:
             f.write(text)
 

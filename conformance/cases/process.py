@@ -331,16 +331,17 @@ def _(t):
       "--preserve-fds 1 passes fd 3 into the container")
 def _(t):
     import json
+    import subprocess
     b = t.bundle()
-    b.write()
     b.process["args"] = ["/bin/probe"]
     b.write()
     r_fd, w_fd = os.pipe()
     try:
-        import subprocess
+        # fd 3 is listed in pass_fds so the child's close-fds step keeps the dup2'd pipe.
         p = subprocess.run(t.rt.argv("run", "--preserve-fds", "1", "--bundle", b.dir, b.id),
-                           stdin=subprocess.DEVNULL, capture_output=True, pass_fds=(r_fd,),
-                           timeout=30, preexec_fn=lambda: os.dup2(r_fd, 3))
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           pass_fds=(r_fd, 3), timeout=30,
+                           preexec_fn=lambda: os.dup2(r_fd, 3))
     finally:
         os.close(r_fd)
         os.close(w_fd)
