@@ -1,2 +1,3 @@
 """Case modules, one per area of the spec; importing this package registers them all."""
-from . import errors, hooks, lifecycle, linux, mounts, namespaces, process, state  # noqa: F401
+from . import (cgroups, errors, features, hooks, lifecycle, linux,  # noqa: F401
+               mounts, namespaces, process, state)
