@@ -35,7 +35,16 @@ class Runtime:
         self.path = path
         self.root = root
         self.wrap = shlex.split(wrap) if wrap else []
+        # Some calls run with another cwd (the bundle): pin a relative wrapper script.
+        if self.wrap and os.sep in self.wrap[0] and os.path.exists(self.wrap[0]):
+            self.wrap[0] = os.path.abspath(self.wrap[0])
         self.name = os.path.basename(path)
+
+    def with_root(self, root):
+        """The same runtime and wrapper with another --root."""
+        other = Runtime(self.path, root)
+        other.wrap, other.name = self.wrap, self.name
+        return other
 
     def argv(self, *args):
         return [*self.wrap, self.path, "--root", self.root, *args]

@@ -15,8 +15,11 @@ HOOK_NAMES = {"prestart", "createRuntime", "createContainer", "startContainer", 
 NS_NAMES = {"cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"}
 
 
-def features(t):
+def features(t, strict=False):
+    """The features object; without strict, a runtime lacking the command skips the case."""
     r = t.rt.call("features")
+    if not r.ok and not strict:
+        raise Skip("the features command failed (checked by features.json)")
     check(r.ok, f"features failed: {r.describe()}")
     try:
         f = json.loads(r.stdout)
@@ -32,7 +35,7 @@ def version_tuple(v):
 
 @case("features.json", "features.md", "MUST", "features prints a JSON object and exits 0")
 def _(t):
-    features(t)
+    features(t, strict=True)
 
 
 @case("features.oci-version-min", "features.md#ociversionmin", "MUST",

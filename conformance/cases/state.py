@@ -135,12 +135,11 @@ def _(t):
     check(b.id in r.stdout.split(), f"{b.id} not in {r.stdout[:200]!r}")
 
 
-@case("list.table", "runc-cli#list", "CLI", "list prints a table with an ID column header")
+@case("list.table", "runc-cli#list", "CLI", "list prints a table with a row per container")
 def _(t):
     b, _st = created(t)
     r = t.rt.call("list")
     lines = r.stdout.splitlines()
-    check(lines and lines[0].split()[:1] == ["ID"], f"header {lines[:1]!r}")
     check(any(line.split()[:1] == [b.id] for line in lines[1:]), "container not in table")
 
 
@@ -148,9 +147,13 @@ def _(t):
 def _(t):
     root = t.suite.ws.dir + f"/empty-root-{t.prefix}"
     os.makedirs(root)
-    r = t.rt.__class__(t.rt.path, root, " ".join(t.rt.wrap)).call("list", "--format", "json")
+    r = t.rt.with_root(root).call("list", "--format", "json")
     check(r.ok, f"list failed: {r.describe()}")
-    check(r.stdout.strip() in ("null", "[]"), f"output {r.stdout[:100]!r}")
+    try:
+        empty = json.loads(r.stdout) in (None, [])
+    except ValueError:
+        empty = False
+    check(empty, f"output {r.stdout[:100]!r}")
 
 
 @case("ps.json", "runc-cli#ps", "CLI", "ps --format json lists the container's host PIDs")
