@@ -41,8 +41,8 @@ def render(runs):
         c = summary(run)
         lines.append(f"| {run['runtime']} | {run.get('version', '?')} | {c['pass']} | "
                      f"{c['fail']} | {c['skip']} | {run.get('seconds', '?')} |")
-    lines += ["", "| case | clause | level | " + " | ".join(names) + " |",
-              "|---|---|---|" + "---|" * len(names)]
+    lines += ["", "| case | clause | level | what | " + " | ".join(names) + " |",
+              "|---|---|---|---|" + "---|" * len(names)]
     by_run = [{r["id"]: r for r in run["cases"]} for run in runs]
     meta = {}
     for run in runs:
@@ -51,5 +51,7 @@ def render(runs):
     for cid in sorted(meta):
         m = meta[cid]
         cells = [cell(idx.get(cid), run) for idx, run in zip(by_run, runs)]
-        lines.append(f"| {cid} | {m['clause']} | {m['level']} | " + " | ".join(cells) + " |")
+        what = m.get("title", "").replace("|", "\\|")
+        lines.append(f"| {cid} | {m['clause']} | {m['level']} | {what} | " + " | ".join(cells)
+                     + " |")
     return "\n".join(lines) + "\n"
