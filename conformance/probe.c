@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -191,6 +192,32 @@ static void snapshot_fds(void)
 	snprintf(fdlist + off, sizeof fdlist - off, "}");
 }
 
+/* Terminal facts: which stdio fds are ttys, the window size, the controlling tty. */
+static void tty_facts(void)
+{
+	struct winsize ws = {0};
+	int have_ws = ioctl(0, TIOCGWINSZ, &ws) == 0;
+	const char *name = ttyname(0);
+	int tty_nr = 0;
+	char *stat = slurp("/proc/self/stat", 4096);
+	if (stat) {
+		/* Field 7 (tty_nr) counted after the ")" that ends the command name. */
+		char *p = strrchr(stat, ')');
+		if (p)
+			sscanf(p + 2, "%*c %*d %*d %*d %d", &tty_nr);
+		free(stat);
+	}
+	printf("{\"isatty\":[%s,%s,%s],\"rows\":%d,\"cols\":%d,\"tty_nr\":%d,\"name\":",
+	       isatty(0) ? "true" : "false", isatty(1) ? "true" : "false",
+	       isatty(2) ? "true" : "false", have_ws ? ws.ws_row : -1, have_ws ? ws.ws_col : -1,
+	       tty_nr);
+	if (name)
+		jstr(name);
+	else
+		printf("null");
+	putchar('}');
+}
+
 static void stat_path(const char *path)
 {
 	struct stat st;
@@ -328,6 +355,8 @@ int main(int argc, char **argv)
 	file_or_error("/proc/self/mountinfo");
 	jkey("stdin_isatty", &first);
 	printf("%s", isatty(0) ? "true" : "false");
+	jkey("tty", &first);
+	tty_facts();
 
 	/* Per-path facts, keyed by the argument itself so callers can ask for the same path
 	 * in several ways. */

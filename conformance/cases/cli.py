@@ -1,0 +1,190 @@
+"""runc command-line behaviour that callers (containerd's go-runc, conmon, runtime-tools)
+depend on beyond the spec's abstract operations: exec with a process file, kill --all,
+delete --force, JSON logs, pid files, --root isolation, create flags.
+"""
+import json
+import os
+import re
+import time
+
+from ..case import case, check, eq
+
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+@case("cli.exec.process-file-detach", "runc-cli#exec", "CLI",
+      "exec --process FILE --detach --pid-file runs the process and writes its pid")
+def _(t):
+    b = t.sleeper()
+    t.running(b)
+    proc = dict(b.process, args=["sh", "-c", "echo exec-ran > /tmp/exec-marker; sleep 600"],
+                cwd="/tmp")
+    pfile, pidfile = b.path("proc.json"), b.path("exec.pid")
+    with open(pfile, "w") as f:
+        json.dump(proc, f)
+    with open(b.path("exec.out"), "wb") as out:
+        r = t.rt.call("exec", "--process", pfile, "--detach", "--pid-file", pidfile, b.id,
+                      stdout=out, stderr=out)
+    check(r.ok, f"exec failed ({r.returncode})")
+    with open(pidfile) as f:
+        pid = int(f.read())
+    with open(f"/proc/{pid}/cgroup") as f:
+        check(b.cgroups_path in f.read(), "exec'd pid is not in the container's cgroup")
+    marker = os.path.join(b.rootfs, "tmp", "exec-marker")
+    deadline = time.monotonic() + 5
+    while not os.path.exists(marker) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    check(os.path.exists(marker), "the exec'd process did not run in /tmp of the container")
+
+
+@case("cli.exec.paused-error", "runc-cli#exec", "CLI", "exec in a paused container errors")
+def _(t):
+    b = t.sleeper()
+    t.running(b)
+    check(t.rt.call("pause", b.id).ok, "pause failed")
+    r = t.rt.call("exec", b.id, "true", timeout=10)
+    t.rt.call("resume", b.id)
+    check(not r.ok, "exec in a paused container exited 0")
+
+
+@case("cli.exec.cwd", "runc-cli#exec", "CLI", "exec --cwd sets the working directory")
+def _(t):
+    b = t.sleeper()
+    t.running(b)
+    r = t.rt.call("exec", "--cwd", "/etc", b.id, "/bin/probe")
+    check(r.ok, f"exec failed: {r.describe()}")
+    eq(json.loads(r.stdout)["cwd"], "/etc", "cwd")
+
+
+@case("cli.kill.all", "runc-cli#kill", "CLI",
+      "kill --all KILL is accepted and stops the container")
+def _(t):
+    b = t.bundle(args=["sh", "-c", "sleep 600 & exec sleep 601"])
+    t.running(b)
+    r = t.rt.call("kill", "--all", b.id, "KILL")
+    check(r.ok, f"kill --all failed: {r.describe()}")
+    t.wait_status(b, "stopped")
+
+
+@case("cli.delete.force-created", "runc-cli#delete", "CLI",
+      "delete --force removes a created container")
+def _(t):
+    b = t.sleeper()
+    t.create(b)
+    t.delete(b, force=True)
+    check(t.state_fails(b.id), "state still succeeds")
+
+
+@case("cli.delete.force-paused", "runc-cli#delete", "CLI",
+      "delete --force removes a paused container")
+def _(t):
+    b = t.sleeper()
+    t.running(b)
+    check(t.rt.call("pause", b.id).ok, "pause failed")
+    t.delete(b, force=True)
+    check(t.state_fails(b.id), "state still succeeds")
+
+
+def json_log_of_failure(t):
+    b = t.sleeper()
+    b.config["root"]["path"] = "no-such-rootfs"
+    b.write()
+    log = b.path("log.json")
+    with open(b.out, "ab") as out, open(b.err, "ab") as err:
+        r = t.rt.call("--log", log, "--log-format", "json", "create", "--bundle", b.dir, b.id,
+                      stdout=out, stderr=err)
+    check(not r.ok, "create exited 0")
+    check(os.path.exists(log), "no log file written")
+    with open(log) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def global_first(t, *args, **kw):
+    """Global options go before the command: the Runtime puts --root first already."""
+    return t.rt.call(*args, **kw)
+
+
+@case("cli.log.json-error", "runc-cli#log", "CLI",
+      "--log-format json writes JSON lines, the last error line with a msg (containerd reads it)")
+def _(t):
+    entries = json_log_of_failure(t)
+    errors = [e for e in entries if e.get("level") == "error"]
+    check(errors and errors[-1].get("msg"), f"no error entry with msg in {entries[-3:]}")
+
+
+@case("cli.log.json-time", "runc-cli#log", "CLI", "JSON log lines carry an RFC 3339 time")
+def _(t):
+    entries = json_log_of_failure(t)
+    bad = [e.get("time") for e in entries if not RFC3339.match(str(e.get("time", "")))]
+    check(entries and not bad, f"bad times {bad[:3]}")
+
+
+@case("cli.pid-file.format", "runc-cli#create", "CLI",
+      "the pid file holds only the decimal pid (go-runc parses it strictly)")
+def _(t):
+    b = t.sleeper()
+    t.create(b, "--pid-file", b.path("pid"))
+    with open(b.path("pid")) as f:
+        text = f.read()
+    check(re.fullmatch(r"\d+", text), f"pid file content {text!r}")
+
+
+@case("cli.root.isolated", "runc-cli#global", "CLI",
+      "containers under one --root are invisible under another")
+def _(t):
+    b = t.sleeper()
+    t.create(b)
+    other = os.path.join(t.suite.ws.dir, f"other-root-{t.prefix}")
+    os.makedirs(other)
+    r = t.rt.with_root(other).call("state", b.id)
+    check(not r.ok, "state under another --root found the container")
+
+
+@case("cli.create.no-pivot", "runc-cli#create", "CLI",
+      "create --no-pivot still gives the container its rootfs as /")
+def _(t):
+    b = t.bundle(args=["sh", "-c", "test -x /bin/probe && echo rootfs-ok"])
+    b.write()
+    r = t.rt.call("run", "--no-pivot", "--bundle", b.dir, b.id)
+    eq((r.returncode, r.stdout.strip()), (0, "rootfs-ok"), "result")
+
+
+@case("cli.create.no-new-keyring", "runc-cli#create", "CLI", "create --no-new-keyring works")
+def _(t):
+    b = t.sleeper()
+    t.create(b, "--no-new-keyring")
+    eq(t.state(b)["status"], "created", "status")
+
+
+@case("cli.create.config-frozen", "runtime.md#create", "MUST",
+      "changes to config.json after create do not affect the container")
+def _(t):
+    b = t.bundle(args=["sh", "-c", "echo original > /tmp/which; exec sleep 600"])
+    t.create(b)
+    b.process["args"] = ["sh", "-c", "echo changed > /tmp/which; exec sleep 600"]
+    b.write()
+    t.start(b)
+    marker = os.path.join(b.rootfs, "tmp", "which")
+    deadline = time.monotonic() + 5
+    while not os.path.exists(marker) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.05)
+    with open(marker) as f:
+        eq(f.read().strip(), "original", "the program that ran")
+
+
+@case("devices.config.path-conflict", "config-linux.md#devices", "MUST",
+      "a device path where a different file already exists fails create")
+def _(t):
+    from .errors import failing_create
+    failing_create(t, lambda b: b.linux.update(devices=[
+        {"path": "/etc/ro-file", "type": "c", "major": 1, "minor": 3}]))
+
+
+@case("cli.run.keep", "runc-cli#run", "CLI", "run --keep leaves the stopped container")
+def _(t):
+    b = t.bundle(args=["true"])
+    b.write()
+    r = t.rt.call("run", "--keep", "--bundle", b.dir, b.id)
+    check(r.ok, f"run --keep failed: {r.describe()}")
+    eq(t.state(b)["status"], "stopped", "status")
