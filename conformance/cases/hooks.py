@@ -25,6 +25,7 @@ HOOK_ENV = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
 
 def hook(logdir, name, extra=""):
     script = (f"cat > {logdir}/{name}.json; readlink /proc/self/ns/mnt > {logdir}/{name}.mnt;"
+              f" readlink /proc/self/ns/pid > {logdir}/{name}.pidns;"
               f" echo {name} >> {logdir}/order; {extra}")
     return {"path": "/bin/sh", "args": ["sh", "-c", script], "env": list(HOOK_ENV)}
 
@@ -69,6 +70,7 @@ def hooks_full(ctx):
     ctx.create(b)
     st = ctx.state(b)
     container_mnt = os.readlink(f"/proc/{st['pid']}/ns/mnt")
+    container_pidns = os.readlink(f"/proc/{st['pid']}/ns/pid")
     snaps["create"] = read_order(logdir)
     ctx.start(b)
     wait_for(lambda: "poststart" in read_order(logdir), 3)
@@ -79,19 +81,22 @@ def hooks_full(ctx):
     ctx.delete(b)
     wait_for(lambda: "poststop" in read_order(logdir), 3)
     snaps["delete"] = read_order(logdir)
-    states, mnts = {}, {}
+    states, mnts, pidns = {}, {}, {}
     for k in KINDS:
         try:
             with open(os.path.join(logdir, f"{k}.json")) as f:
                 states[k] = json.loads(f.read() or "null")
             with open(os.path.join(logdir, f"{k}.mnt")) as f:
                 mnts[k] = f.read().strip()
+            with open(os.path.join(logdir, f"{k}.pidns")) as f:
+                pidns[k] = f.read().strip()
         except (OSError, ValueError) as e:
             states[k] = {"error": str(e)}
     saw = open(os.path.join(logdir, "start-saw")).read().strip() \
         if os.path.exists(os.path.join(logdir, "start-saw")) else None
-    return {"snaps": snaps, "states": states, "mnts": mnts, "pid": st["pid"], "id": b.id,
-            "bundle": b.dir, "container_mnt": container_mnt, "start_saw": saw}
+    return {"snaps": snaps, "states": states, "mnts": mnts, "pidns": pidns, "pid": st["pid"],
+            "id": b.id, "bundle": b.dir, "container_mnt": container_mnt,
+            "container_pidns": container_pidns, "start_saw": saw}
 
 
 def full(t):
@@ -178,13 +183,18 @@ for _k in KINDS:
     def _make_ns(kind):
         where = "container" if kind in CONTAINER_NS else "runtime"
         @case(f"hooks.{kind}.namespace", "config.md#posix-platform-hooks", "MUST",
-              f"{kind} hooks run in the {where} mount namespace")
+              f"{kind} hooks run in the {where} namespaces (mount and PID)")
         def _(t):
             s = full(t)
-            got = s["mnts"].get(kind)
+            got, pid = s["mnts"].get(kind), s["pidns"].get(kind)
             if kind in CONTAINER_NS:
-                eq(got, s["container_mnt"], "hook mount ns")
-            else:
+                eq((got, pid), (s["container_mnt"], s["container_pidns"]), "hook mnt, pid ns")
+                return
+            # The runtime's PID namespace is the suite's (wrappers only add mount namespaces).
+            eq(pid, os.readlink("/proc/self/ns/pid"), "hook pid ns")
+            # After delete the container's mount ns is gone and its inode number may be
+            # reused, so only hooks run while the container exists are compared by mnt ns.
+            if kind != "poststop":
                 check(got and got != s["container_mnt"], f"hook ran in the container's ns {got}")
     _make_ns(_k)
 
@@ -275,8 +285,8 @@ def _(t):
     t.create(b)
     t.start(b)
     t.wait_status(b, "stopped")
-    t.delete(b, ok=False)
-    check(t.state_fails(b.id), "the container still exists after delete")
+    r = t.delete(b, ok=False)
+    check(t.state_fails(b.id), f"the container still exists after delete ({r.describe()})")
 
 
 @case("hooks.poststop.remaining-run", "runtime.md#lifecycle", "MUST",
@@ -287,8 +297,9 @@ def _(t):
     t.create(b)
     t.start(b)
     t.wait_status(b, "stopped")
-    t.delete(b, ok=False)
-    check(wait_for(lambda: "after" in read_order(logdir), 2), "the second poststop hook did not run")
+    r = t.delete(b, ok=False)
+    check(wait_for(lambda: "after" in read_order(logdir), 2),
+          f"the second poststop hook did not run ({r.describe()})")
 
 
 @case("hooks.stdin-closed", "config.md#posix-platform-hooks", "MUST",
@@ -303,3 +314,16 @@ def _(t):
             json.loads(f.read())
         except ValueError as e:
             raise Fail(f"stdin was not one JSON document: {e}")
+
+
+@case("hooks.stdin-unread", "config.md#posix-platform-hooks", "MUST",
+      "a hook that exits without reading its stdin (state larger than a pipe) still succeeds")
+def _(t):
+    # 128 KiB of annotations cannot fit in a pipe buffer, so the runtime's write meets a
+    # closed pipe: it must survive EPIPE/SIGPIPE and treat the hook's exit 0 as success.
+    b = t.sleeper()
+    b.config["annotations"] = {f"org.example.pad{i}": "x" * 1000 for i in range(128)}
+    b.config["hooks"] = {"createRuntime": [{"path": "/bin/true"}]}
+    r = t.create(b, ok=False)
+    check(r.ok, f"create failed: {r.describe()}")
+    eq(t.state(b)["status"], "created", "status")
