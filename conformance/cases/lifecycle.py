@@ -360,3 +360,27 @@ def _(t):
     eq(st.get("bundle"), b.dir, "bundle")
 
 
+
+
+@case("lifecycle.exit.external-kill", "runtime.md#state", "MUST",
+      "a container whose process is killed from outside the runtime reports stopped")
+def _(t):
+    import signal
+    b = t.sleeper()
+    st = t.running(b)
+    os.kill(st["pid"], signal.SIGKILL)
+    t.wait_status(b, "stopped")
+
+
+@case("lifecycle.delete.after-external-kill", "runtime.md#delete", "MUST",
+      "a container killed from outside can be deleted and leaves no cgroup")
+def _(t):
+    import signal
+    from .. import cgroups
+    b = t.sleeper()
+    st = t.running(b)
+    os.kill(st["pid"], signal.SIGKILL)
+    t.wait_status(b, "stopped")
+    t.delete(b)
+    check(t.state_fails(b.id), "state still succeeds")
+    check(not cgroups.dirs_for(b.cgroups_path), "cgroup dirs left")

@@ -348,3 +348,55 @@ def _(t):
     check(p.returncode == 0, f"run failed: {p.stderr.decode()[-200:]}")
     fds = json.loads(p.stdout)["fds"]
     check("3" in fds and fds["3"].startswith("pipe:"), f"fds {fds}")
+
+
+@case("process.user.uid-not-in-passwd", "config.md#user", "MUST",
+      "a uid/gid with no /etc/passwd entry is used as is")
+def _(t):
+    b = t.bundle()
+    b.process["user"] = {"uid": 4242, "gid": 4343}
+    f = t.probe(b)
+    eq((f["uid"], f["gid"]), (4242, 4343), "uid, gid")
+
+
+@case("process.user.home-default", "config.md#process", "SHOULD",
+      "HOME defaults to / for a uid without an /etc/passwd entry")
+def _(t):
+    b = t.bundle()
+    b.process["user"] = {"uid": 4242, "gid": 4242}
+    eq(env_dict(t.probe(b)).get("HOME"), "/", "HOME")
+
+
+@case("process.env-home-kept", "config.md#process", "MUST",
+      "an explicit HOME in env is not overridden")
+def _(t):
+    b = t.bundle()
+    b.process["env"].append("HOME=/custom-home")
+    eq(env_dict(t.probe(b)).get("HOME"), "/custom-home", "HOME")
+
+
+@case("process.caps.unknown-name-warns", "config.md#linux-process", "SHOULD",
+      "an unknown capability name is a warning, not an error; known caps still apply")
+def _(t):
+    # Spec 1.1+: values that map to no kernel capability MUST be logged as a warning and
+    # the runtime SHOULD NOT fail (older text required an error).
+    b = t.bundle()
+    b.process["capabilities"]["bounding"].append("CAP_NO_SUCH_CAP")
+    f = t.probe(b)
+    eq(cap_names(f["CapBnd"]), sorted(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]),
+       "bounding")
+
+
+@case("process.rlimits.soft-above-hard", "config.md#posix-process", "MUST",
+      "an rlimit whose soft value exceeds its hard value makes create fail")
+def _(t):
+    from .errors import failing_create
+    failing_create(t, lambda b: b.process.update(
+        rlimits=[{"type": "RLIMIT_NOFILE", "soft": 2048, "hard": 1024}]))
+
+
+@case("process.oom-score-adj-invalid", "config.md#linux-process", "MUST",
+      "an oomScoreAdj outside -1000..1000 makes create fail")
+def _(t):
+    from .errors import failing_create
+    failing_create(t, lambda b: b.process.update(oomScoreAdj=5000))
