@@ -12,7 +12,7 @@ from ..case import Skip, case, check, eq
 
 def read(t, b, controller, name):
     if cgroups.is_v2():
-        raise Skip("these cases read cgroup v1 files; this host is cgroup v2")
+        raise Skip("this case reads a cgroup v1 file; this host is cgroup v2")
     if controller not in cgroups.hierarchies():
         raise Skip(f"no {controller} hierarchy on this host")
     # The root cgroup lacks some files (pids.max, freezer.state): look in the container's.
@@ -22,6 +22,14 @@ def read(t, b, controller, name):
         raise Skip(f"{controller}/{name} does not exist on this kernel")
     value = cgroups.read(controller, b.cgroups_path, name)
     check(value is not None, f"{controller}/{name} not readable under {b.cgroups_path}")
+    return value
+
+
+def read_v2(t, b, name):
+    """A file of the container's cgroup in the unified hierarchy (untested on this v1 host)."""
+    value = cgroups.read("unified", b.cgroups_path, name)
+    if value is None:
+        raise Skip(f"{name} missing in the container's v2 cgroup (controller not enabled?)")
     return value
 
 
@@ -38,35 +46,49 @@ def with_resources(t, **resources):
     return b
 
 
-V1_FILES = [
+# (case, v1 controller, v1 file, resources, v1 value, v2 file, accepted v2 values).
+# v2 values follow the runc mapping: memory.swap.max = swap - limit; cpu.weight from shares
+# by the old linear formula (20) or runc >= 1.3.2's log formula (59).
+FILES = [
     ("memory.limit", "memory", "memory.limit_in_bytes", {"memory": {"limit": 67108864}},
-     "67108864"),
+     "67108864", "memory.max", {"67108864"}),
     ("memory.reservation", "memory", "memory.soft_limit_in_bytes",
-     {"memory": {"limit": 67108864, "reservation": 33554432}}, "33554432"),
+     {"memory": {"limit": 67108864, "reservation": 33554432}}, "33554432", "memory.low",
+     {"33554432"}),
     ("memory.swap", "memory", "memory.memsw.limit_in_bytes",
-     {"memory": {"limit": 67108864, "swap": 134217728}}, "134217728"),
-    ("memory.swappiness", "memory", "memory.swappiness", {"memory": {"swappiness": 13}}, "13"),
-    ("cpu.shares", "cpu", "cpu.shares", {"cpu": {"shares": 512}}, "512"),
+     {"memory": {"limit": 67108864, "swap": 134217728}}, "134217728", "memory.swap.max",
+     {"67108864"}),
+    ("memory.swappiness", "memory", "memory.swappiness", {"memory": {"swappiness": 13}}, "13",
+     None, None),
+    ("cpu.shares", "cpu", "cpu.shares", {"cpu": {"shares": 512}}, "512", "cpu.weight",
+     {"20", "59"}),
     ("cpu.quota", "cpu", "cpu.cfs_quota_us", {"cpu": {"quota": 50000, "period": 200000}},
-     "50000"),
+     "50000", "cpu.max", {"50000 200000"}),
     ("cpu.period", "cpu", "cpu.cfs_period_us", {"cpu": {"quota": 50000, "period": 200000}},
-     "200000"),
+     "200000", "cpu.max", {"50000 200000"}),
     ("cpu.burst", "cpu", "cpu.cfs_burst_us",
-     {"cpu": {"quota": 50000, "period": 100000, "burst": 10000}}, "10000"),
-    ("cpu.idle", "cpu", "cpu.idle", {"cpu": {"idle": 1}}, "1"),
-    ("cpu.cpus", "cpuset", "cpuset.cpus", {"cpu": {"cpus": "0"}}, "0"),
-    ("cpu.mems", "cpuset", "cpuset.mems", {"cpu": {"mems": "0"}}, "0"),
-    ("pids.limit", "pids", "pids.max", {"pids": {"limit": 77}}, "77"),
+     {"cpu": {"quota": 50000, "period": 100000, "burst": 10000}}, "10000", "cpu.max.burst",
+     {"10000"}),
+    ("cpu.idle", "cpu", "cpu.idle", {"cpu": {"idle": 1}}, "1", "cpu.idle", {"1"}),
+    ("cpu.cpus", "cpuset", "cpuset.cpus", {"cpu": {"cpus": "0"}}, "0", "cpuset.cpus", {"0"}),
+    ("cpu.mems", "cpuset", "cpuset.mems", {"cpu": {"mems": "0"}}, "0", "cpuset.mems", {"0"}),
+    ("pids.limit", "pids", "pids.max", {"pids": {"limit": 77}}, "77", "pids.max", {"77"}),
 ]
 
-for _name, _ctrl, _file, _res, _want in V1_FILES:
-    def _make(name, ctrl, fname, res, want):
+for _row in FILES:
+    def _make(name, ctrl, fname, res, want, v2file, v2want):
         @case(f"cgroups.{name}", "config-linux.md#control-groups", "MUST",
-              f"resources {name} is written to {ctrl}/{fname}")
+              f"resources {name} is written to {ctrl}/{fname} (v2: {v2file or 'n/a'})")
         def _(t):
+            if cgroups.is_v2() and v2file is None:
+                raise Skip(f"{name} has no cgroup v2 equivalent")
             b = with_resources(t, **json.loads(json.dumps(res)))
-            eq(read(t, b, ctrl, fname), want, fname)
-    _make(_name, _ctrl, _file, _res, _want)
+            if cgroups.is_v2():
+                got = read_v2(t, b, v2file)
+                check(got in v2want, f"{v2file}: {got!r}, expected one of {sorted(v2want)}")
+            else:
+                eq(read(t, b, ctrl, fname), want, fname)
+    _make(*_row)
 
 
 @case("cgroups.memory.disable-oom-killer", "config-linux.md#memory", "MUST",
