@@ -54,13 +54,18 @@ def mounts(ctx):
          "options": ["rbind", "rprivate"]},
         {"destination": "/mnt/nosuid-bind", "type": "bind", "source": src,
          "options": ["bind", "nosuid", "nodev", "noexec"]},
+        {"destination": "/mnt/relative-src", "type": "bind", "source": "src",
+         "options": ["bind", "ro"]},
+        {"destination": "/mnt/type-none", "type": "none", "source": src,
+         "options": ["rbind"]},
         {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
          "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
     ]
     return _probe(ctx, b, "r:/mnt/ro/hello", "w:/mnt/ro/new", "w:/mnt/rw/new",
                   "r:/etc/single-file", "s:/mnt/tmp", "w:/mnt/tmp/x", "s:/deep/new/dir",
                   "r:/mnt/order/inner/hello", "w:/mnt/ro-tmpfs/x", "l:/sys/fs/cgroup",
-                  "l:/mnt/ro", "s:/etc/single-file")
+                  "l:/mnt/ro", "s:/etc/single-file", "r:/mnt/relative-src/hello",
+                  "r:/mnt/type-none/hello")
 
 
 def mnt(t, scen, point):
@@ -188,6 +193,18 @@ def _(t):
 def _(t):
     eq(path_fact(t, "mounts", "r:/etc/single-file"), "a single file\n", "/etc/single-file")
     eq(path_fact(t, "mounts", "s:/etc/single-file").get("type"), "file", "type")
+
+
+@case("mounts.bind.relative-source", "config.md#mounts", "MUST",
+      "a relative bind source is resolved against the bundle directory")
+def _(t):
+    eq(path_fact(t, "mounts", "r:/mnt/relative-src/hello"), "hello from host\n", "content")
+
+
+@case("mounts.bind.type-none", "config.md#mounts", "MUST",
+      "a mount with type none and the rbind option is a bind mount")
+def _(t):
+    eq(path_fact(t, "mounts", "r:/mnt/type-none/hello"), "hello from host\n", "content")
 
 
 @case("mounts.bind.subdirs", "config.md#mounts", "MUST",
