@@ -5,6 +5,8 @@ Values are chosen to differ from kernel defaults so a runtime that ignores a fie
 Files missing on this host (controller not mounted, v2-only files) make a case skip.
 """
 import json
+import os
+import time
 
 from .. import cgroups
 from ..case import Skip, case, check, eq
@@ -17,7 +19,6 @@ def read(t, b, controller, name):
         raise Skip(f"no {controller} hierarchy on this host")
     # The root cgroup lacks some files (pids.max, freezer.state): look in the container's.
     path = cgroups.file_path(controller, b.cgroups_path, name)
-    import os
     if os.path.isdir(os.path.dirname(path)) and not os.path.exists(path):
         raise Skip(f"{controller}/{name} does not exist on this kernel")
     value = cgroups.read(controller, b.cgroups_path, name)
@@ -34,7 +35,6 @@ def read_v2(t, b, name):
 
 
 def _exists_at_root(controller, name):
-    import os
     mnt = cgroups.hierarchies().get(controller)
     return mnt is not None and os.path.exists(os.path.join(mnt, name))
 
@@ -101,7 +101,6 @@ def _(t):
 
 def root_device():
     """major:minor of the block device holding / (for blkio throttle entries)."""
-    import os
     st = os.stat("/")
     return os.major(st.st_dev), os.minor(st.st_dev)
 
@@ -207,7 +206,6 @@ def _(t):
 def _(t):
     b = t.bundle(args=["sh", "-c", "sleep 600 & sleep 601 & exec sleep 602"])
     t.running(b)
-    import time
     time.sleep(0.2)
     check(len(cgroups.pids_in(b.cgroups_path)) >= 3, "child processes not in the cgroup")
 

@@ -99,11 +99,6 @@ def json_log_of_failure(t):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def global_first(t, *args, **kw):
-    """Global options go before the command: the Runtime puts --root first already."""
-    return t.rt.call(*args, **kw)
-
-
 @case("cli.log.json-error", "runc-cli#log", "CLI",
       "--log-format json writes JSON lines, the last error line with a msg (containerd reads it)")
 def _(t):

@@ -6,6 +6,7 @@ cases check that profiles really are enforced.
 import json
 import os
 import re
+import subprocess
 
 from ..case import Skip, case, check, eq
 
@@ -295,7 +296,8 @@ def _(t):
     check(not t.rt.call("exec", b.id, "true").ok, "exec exited 0")
 
 
-@case("cli.exec.in-cgroup", "runc-cli#exec", "CLI", "an exec'd process joins the container's cgroup")
+@case("cli.exec.in-cgroup", "runc-cli#exec", "CLI",
+      "an exec'd process joins the container's cgroup")
 def _(t):
     b = t.sleeper()
     t.running(b)
@@ -318,7 +320,6 @@ def _(t):
 
 @case("cli.version", "runc-cli#version", "CLI", "--version prints a version line")
 def _(t):
-    import subprocess
     p = subprocess.run([*t.rt.wrap, t.rt.path, "--version"], capture_output=True, text=True,
                        timeout=10)
     check(p.returncode == 0 and "version" in p.stdout, f"--version: {p.stdout[:100]!r}")

@@ -3,8 +3,10 @@
 rootfs show from the host whether (and when) the user process ran.
 """
 import os
+import signal
 import time
 
+from .. import cgroups
 from ..case import case, check, eq
 from ..config import set_namespace
 
@@ -81,7 +83,6 @@ def _(t):
 @case("lifecycle.delete.removes-cgroup", "runtime.md#delete", "MUST",
       "delete removes the resources created at create (the container's cgroup)")
 def _(t):
-    from .. import cgroups
     b = t.bundle(args=["true"])
     t.create(b)
     check(cgroups.dirs_for(b.cgroups_path), "create made no cgroup at cgroupsPath")
@@ -365,7 +366,6 @@ def _(t):
 @case("lifecycle.exit.external-kill", "runtime.md#state", "MUST",
       "a container whose process is killed from outside the runtime reports stopped")
 def _(t):
-    import signal
     b = t.sleeper()
     st = t.running(b)
     os.kill(st["pid"], signal.SIGKILL)
@@ -375,8 +375,6 @@ def _(t):
 @case("lifecycle.delete.after-external-kill", "runtime.md#delete", "MUST",
       "a container killed from outside can be deleted and leaves no cgroup")
 def _(t):
-    import signal
-    from .. import cgroups
     b = t.sleeper()
     st = t.running(b)
     os.kill(st["pid"], signal.SIGKILL)

@@ -2,6 +2,8 @@
 devices and /dev links, configured devices, masked and read-only paths, sysctls,
 hostname and domainname.
 """
+import socket
+
 from ..case import case, check, eq
 from ..scenarios import scenario, _probe
 
@@ -248,9 +250,9 @@ for _key, _val in SYSCTLS.items():
 @case("sysctl.host-unchanged", "config-linux.md#sysctl", "MUST",
       "a namespaced sysctl set for the container does not change the host's value")
 def _(t):
+    # The scenario set shm_rmid_forced=1 in its IPC namespace; a fresh container (new IPC
+    # namespace) and the host must still see the host's value.
     t.facts("sysctl")
-    with open("/proc/sys/kernel/msgmax") as f:
-        check(f.read().strip() != "4096" or True, "host msgmax changed")
     with open("/proc/sys/kernel/shm_rmid_forced") as f:
         host = f.read().strip()
     b = t.bundle()
@@ -281,7 +283,6 @@ def _(t):
 @case("uts.host-unchanged", "config.md#hostname", "MUST",
       "setting the container hostname leaves the host's hostname alone")
 def _(t):
-    import socket
     t.facts("uts")
     check(socket.gethostname() != "probe-host", "host hostname changed")
 
@@ -289,7 +290,6 @@ def _(t):
 @case("uts.no-hostname-inherits", "config.md#hostname", "SHOULD",
       "a new UTS namespace without hostname keeps the runtime's hostname")
 def _(t):
-    import socket
     b = t.bundle()
     b.config.pop("hostname")
     eq(t.probe(b)["hostname"], socket.gethostname(), "hostname")

@@ -2,7 +2,10 @@
 #posix-process, #linux-process, #user): args, env, cwd, user, umask, groups, rlimits,
 capabilities, noNewPrivileges, oomScoreAdj, terminal off.
 """
+import json
 import os
+import resource
+import subprocess
 
 from ..case import case, check, eq
 
@@ -286,7 +289,6 @@ def _(t):
 @case("process.rlimits.unset-inherited", "config.md#posix-process", "SHOULD",
       "rlimits not in the config keep the runtime's values (RLIMIT_CORE here)")
 def _(t):
-    import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
     norm = tuple(-1 if v == resource.RLIM_INFINITY else v for v in (soft, hard))
     eq(tuple(t.facts("default")["facts"]["rlimits"]["RLIMIT_CORE"]), norm, "CORE")
@@ -304,7 +306,6 @@ def _(t):
 @case("process.rlimits.raise-hard-nofile", "config.md#posix-process", "MUST",
       "RLIMIT_NOFILE above the runtime's hard limit is set (needs CAP_SYS_RESOURCE)")
 def _(t):
-    import resource
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     want = hard + 1000 if hard != resource.RLIM_INFINITY else 1 << 20
     b = t.bundle()
@@ -330,8 +331,6 @@ def _(t):
 @case("process.preserve-fds", "runc-cli#create", "CLI",
       "--preserve-fds 1 passes fd 3 into the container")
 def _(t):
-    import json
-    import subprocess
     b = t.bundle()
     b.process["args"] = ["/bin/probe"]
     b.write()
