@@ -323,3 +323,30 @@ def _(t):
     p = subprocess.run([*t.rt.wrap, t.rt.path, "--version"], capture_output=True, text=True,
                        timeout=10)
     check(p.returncode == 0 and "version" in p.stdout, f"--version: {p.stdout[:100]!r}")
+
+
+@case("seccomp.trap", "config-linux.md#seccomp", "MUST",
+      "SCMP_ACT_TRAP sends SIGSYS on the listed syscall (fatal when unhandled)")
+def _(t):
+    r = seccomp_run(t, [{"names": ["uname"], "action": "SCMP_ACT_TRAP"}], args=["uname"])
+    eq(r.returncode, 128 + 31, "exit status (128+SIGSYS)")
+
+
+@case("seccomp.kill-process", "config-linux.md#seccomp", "MUST",
+      "SCMP_ACT_KILL_PROCESS kills the process on the listed syscall")
+def _(t):
+    r = seccomp_run(t, [{"names": ["uname"], "action": "SCMP_ACT_KILL_PROCESS"}],
+                    args=["uname"])
+    eq(r.returncode, 128 + 31, "exit status (128+SIGSYS)")
+
+
+@case("personality.linux32", "config-linux.md#personality", "MUST",
+      "linux.personality LINUX32 makes uname report a 32-bit machine")
+def _(t):
+    if os.uname().machine != "x86_64":
+        raise Skip("checked on x86_64 only")
+    b = t.bundle(args=["uname", "-m"])
+    b.linux["personality"] = {"domain": "LINUX32"}
+    r = t.run(b)
+    check(r.ok, f"run failed: {r.describe()}")
+    eq(r.stdout.strip(), "i686", "uname -m")
