@@ -138,9 +138,15 @@ def _(t):
 
 
 @case("process.user.umask-default", "config.md#user", "SHOULD",
-      "without user.umask the umask is 0022")
+      "without user.umask the umask is not changed from the caller's umask")
 def _(t):
-    eq(t.facts("default")["facts"].get("Umask"), "0022", "umask")
+    # Run the runtime with an unusual umask so "left alone" and "reset to 0022" differ.
+    b = t.bundle()
+    b.write()
+    p = subprocess.run(t.rt.argv("run", "--bundle", b.dir, b.id), stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30, preexec_fn=lambda: os.umask(0o027))
+    check(p.returncode == 0, f"run failed: {p.stderr.decode()[-200:]}")
+    eq(json.loads(p.stdout).get("Umask"), "0027", "umask")
 
 
 @case("process.user.write-home", "config.md#user", "MUST",
@@ -162,7 +168,7 @@ def _(t):
     eq((cap_names(f["CapEff"]), cap_names(f["CapPrm"])), ([], []), "eff, prm")
 
 
-@case("process.home-env", "config.md#process", "SHOULD",
+@case("process.home-env", "runc-cli#run", "CLI",
       "HOME is set from the container's /etc/passwd when env lacks it")
 def _(t):
     eq(env_dict(t.facts("user")["facts"]).get("HOME"), "/home/user", "HOME")
@@ -358,7 +364,7 @@ def _(t):
     eq((f["uid"], f["gid"]), (4242, 4343), "uid, gid")
 
 
-@case("process.user.home-default", "config.md#process", "SHOULD",
+@case("process.user.home-default", "runc-cli#run", "CLI",
       "HOME defaults to / for a uid without an /etc/passwd entry")
 def _(t):
     b = t.bundle()

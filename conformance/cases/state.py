@@ -112,6 +112,15 @@ def _(t):
     b = t.bundle(args=["true"])
     t.create(b)
     t.start(b)
+    t.wait_status(b, "stopped")
+
+
+@case("state.stopped-pid-zero", "runc-cli#state", "CLI",
+      "a stopped container reports pid 0 (or none): its old pid may be reused")
+def _(t):
+    b = t.bundle(args=["true"])
+    t.create(b)
+    t.start(b)
     st = t.wait_status(b, "stopped")
     check(not st.get("pid"), f"stopped container still reports pid {st.get('pid')}")
 
