@@ -27,8 +27,13 @@ def cell(r, run):
     exp = run.get("expected", {}).get(r["id"])
     if r["result"] != "pass":
         why = exp[1] if exp else r["reason"]
-        text += f" ({why[:90]})".replace("|", "\\|") if why else ""
+        text += md(f" ({why[:90]})") if why else ""
     return text
+
+
+def md(text):
+    """Table-cell safe: pipes would split the cell, angle brackets read as HTML."""
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def render(runs):
@@ -51,7 +56,7 @@ def render(runs):
     for cid in sorted(meta):
         m = meta[cid]
         cells = [cell(idx.get(cid), run) for idx, run in zip(by_run, runs)]
-        what = m.get("title", "").replace("|", "\\|")
+        what = md(m.get("title", ""))
         lines.append(f"| {cid} | {m['clause']} | {m['level']} | {what} | " + " | ".join(cells)
                      + " |")
     return "\n".join(lines) + "\n"
