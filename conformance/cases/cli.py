@@ -5,6 +5,9 @@ delete --force, JSON logs, pid files, --root isolation, create flags.
 import json
 import os
 import re
+import shlex
+import signal
+import subprocess
 import time
 
 from ..case import case, check, eq
@@ -183,3 +186,49 @@ def _(t):
     r = t.rt.call("run", "--keep", "--bundle", b.dir, b.id)
     check(r.ok, f"run --keep failed: {r.describe()}")
     eq(t.state(b)["status"], "stopped", "status")
+
+
+@case("cli.listen-fds", "runc-cli#create", "CLI",
+      "LISTEN_FDS/LISTEN_PID naming the runtime pass fd 3 on as LISTEN_FDS=1, LISTEN_PID=1")
+def _(t):
+    b = t.bundle(args=["/bin/probe"])
+    b.write()
+    argv = " ".join(shlex.quote(a) for a in t.rt.argv("run", "--bundle", b.dir, b.id))
+    r_fd, w_fd = os.pipe()
+    try:
+        # $$ is the shell's pid, which exec keeps: the runtime (and any exec-ing wrapper)
+        # sees LISTEN_PID equal to its own pid, as systemd socket activation arranges.
+        p = subprocess.run(["sh", "-c", f"LISTEN_FDS=1 LISTEN_PID=$$ exec {argv} 3<&{r_fd}"],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
+                           pass_fds=(r_fd,))
+    finally:
+        os.close(r_fd)
+        os.close(w_fd)
+    check(p.returncode == 0, f"run failed: {p.stderr.decode()[-200:]}")
+    f = json.loads(p.stdout)
+    env = dict(e.split("=", 1) for e in f["env"] if "=" in e)
+    eq((env.get("LISTEN_FDS"), env.get("LISTEN_PID")), ("1", "1"), "LISTEN_FDS, LISTEN_PID")
+    check(f["fds"].get("3", "").startswith("pipe:"), f"fds {f['fds']}")
+
+
+@case("cli.run.forwards-signals", "runc-cli#run", "CLI",
+      "foreground run forwards SIGTERM to the container process and returns its status")
+def _(t):
+    b = t.bundle(args=["sh", "-c", "trap 'exit 42' TERM; touch /tmp/ready; "
+                       "while :; do sleep 0.05; done"])
+    b.write()
+    p = subprocess.Popen(t.rt.argv("run", "--bundle", b.dir, b.id), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ready = os.path.join(b.rootfs, "tmp", "ready")
+        deadline = time.monotonic() + 10
+        while not os.path.exists(ready) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        check(os.path.exists(ready), "the container did not start")
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    eq(rc, 42, "exit status of run")
