@@ -198,9 +198,10 @@ def _(t):
     try:
         # $$ is the shell's pid, which exec keeps: the runtime (and any exec-ing wrapper)
         # sees LISTEN_PID equal to its own pid, as systemd socket activation arranges.
-        p = subprocess.run(["sh", "-c", f"LISTEN_FDS=1 LISTEN_PID=$$ exec {argv} 3<&{r_fd}"],
+        # fd 3 is in pass_fds so the child's close-fds step keeps the dup2'd pipe.
+        p = subprocess.run(["sh", "-c", f"LISTEN_FDS=1 LISTEN_PID=$$ exec {argv}"],
                            stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
-                           pass_fds=(r_fd,))
+                           pass_fds=(r_fd, 3), preexec_fn=lambda: os.dup2(r_fd, 3))
     finally:
         os.close(r_fd)
         os.close(w_fd)
