@@ -7,15 +7,18 @@ PY := $(VENV)/bin/python3
 PYRUNC := $(VENV)/bin/pyrunc
 BUILD := $(CURDIR)/_build
 DEB_PACKAGES := gcc make musl-tools libseccomp-dev libcap-dev busybox-static runc crun \
-	containerd iproute2 hyperfine python3-venv
+	containerd iproute2 hyperfine python3-venv libc6-dev qemu-system-x86
+RUNTIME ?= $(PYRUNC)
+RUNTIME_NAME ?= $(notdir $(RUNTIME))
+CONFORMANCE_ARGS ?=
 
-.PHONY: deps install demo test test-unit test-integration bench clean
+.PHONY: deps install demo test test-unit test-integration conformance conformance-table bench clean
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages: $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 $(PY):
@@ -32,8 +35,26 @@ $(BUILD)/rootfs/bin/busybox:
 demo: install $(BUILD)/rootfs/bin/busybox
 	$(PY) tests/demo.py $(PYRUNC) $(BUILD)
 
+# The whole suite: unit tests, real containers (pyrunc and runc side by side), cgroup v1 on
+# this host and v2/systemd in QEMU guests, then the conformance suite against pyrunc.
 test: install
-	$(PY) -m pytest -q tests/unit tests/integration
+	PYRUNC=$(PYRUNC) $(PY) -m pytest -q tests/unit tests/integration
+	$(MAKE) --no-print-directory conformance RUNTIME=$(PYRUNC) RUNTIME_NAME=pyrunc
+
+test-integration: install
+	$(PY) -m pytest -q tests/integration
+
+# make conformance RUNTIME=/usr/sbin/runc
+# make conformance RUNTIME=/usr/bin/crun CONFORMANCE_ARGS='--wrap conformance/crun-hybrid.sh'
+conformance:
+	$(PY) -m conformance --runtime $(RUNTIME) --name $(RUNTIME_NAME) \
+	    --expected conformance/expected/$(RUNTIME_NAME).txt \
+	    --results conformance/results/$(RUNTIME_NAME).json $(CONFORMANCE_ARGS)
+
+conformance-table:
+	$(PY) -m conformance table conformance/results/runc.json \
+	    conformance/results/crun.json $(wildcard conformance/results/pyrunc.json) \
+	    > conformance/RESULTS.md
 
 test-unit: install
 	$(PY) -m pytest -q tests/unit

@@ -92,7 +92,9 @@ def create(ctx, cid, bundle, opts):
         cgroup = _make_cgroup(ctx, cid, config)
         plan.cgroup_saved = cgroup.save() if cgroup else None
         from pyrunc.process.spawn import start_init
-        spawned = start_init(plan, cgroup)
+        resources = (config.get("linux") or {}).get("resources")
+        spawned = start_init(plan, lambda pid: _join_cgroup(ctx, cgroup, pid, resources))
+        plan.cgroup_saved = cgroup.save()
         pid = spawned.init_pid
         stat = st.proc_stat(pid)
         data = {
@@ -134,16 +136,26 @@ def _created():
 
 
 def _make_cgroup(ctx, cid, config):
+    """The container's cgroup, created but still empty: the stage process joins it first and
+    then the limits are applied (the systemd driver starts its scope with that pid)."""
     from pyrunc import cgroups
     linux = config.get("linux") or {}
     m = cgroups.new_manager(cid, linux.get("cgroupsPath"), systemd=ctx.systemd_cgroup)
     m.create()
     try:
-        m.apply(linux.get("resources"))
+        cgroups.check_unused(m)
+        if m.driver == "systemd":
+            m.set_annotations(config.get("annotations"))
     except BaseException:
         _destroy_cgroup(m)
         raise
     return m
+
+
+def _join_cgroup(ctx, m, pid, resources):
+    m.add_pid(pid)
+    for pointer, why in m.apply(resources) or ():
+        ctx.log.warning(f"config.json {pointer}: {why}")
 
 
 def _destroy_cgroup(m):
@@ -254,7 +266,8 @@ def kill(c, sig, all_=False):
         raise InvalidState("container not running")
     if all_ or (sig == signal.SIGKILL and not c.data.get("own_pidns")):
         # Without its own PID namespace the container's processes do not die with init.
-        c.cgroup_manager().kill_all(sig)
+        from pyrunc.cgroups import signal_all
+        signal_all(c, sig)
         return
     try:
         os.kill(c.pid, sig)

@@ -16,8 +16,8 @@ def features():
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "uts"],
             "capabilities": sorted(NAMES, key=NAMES.get),
-            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
-                       "rdma": False},
+            "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": False,
+                       "rdma": True},
             "seccomp": {"enabled": False},
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},

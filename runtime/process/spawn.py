@@ -66,7 +66,7 @@ def _enter_namespaces(plan):
                               f"{e.strerror}") from None
 
 
-def start_init(plan, cgroup):
+def start_init(plan, join_cgroup):
     """Fork the stage, place it in the cgroup, and wait for init to park. Returns init's pid.
 
     On failure the caller kills whatever pid it got (see Spawned.kill)."""
@@ -81,8 +81,9 @@ def start_init(plan, cgroup):
     child.close()
     spawned.stage_pid = stage_pid
     try:
-        if cgroup is not None:
-            cgroup.add_pid(stage_pid)
+        # In the cgroup before it makes namespaces: init and its children inherit it, and
+        # a new cgroup namespace is rooted at the container's own cgroup.
+        join_cgroup(stage_pid)
         sync.send(parent, go=1)
         spawned.init_pid = sync.expect(parent, "pid", "namespace stage")["pid"]
         _reap(stage_pid)
