@@ -163,11 +163,16 @@ def pivot(plan):
     os.chdir("/")
 
 
-def finish(plan):
-    """Steps that need the container's own view of `/`."""
+def apply_propagation(plan):
+    """rootfsPropagation on `/`, last of the mount steps: an unbindable `/` would make the
+    self-binds of readonlyPaths fail."""
     prop = (plan.config.get("linux") or {}).get("rootfsPropagation")
     if prop:
         _mount(None, "/", None, PROPAGATION[prop], what="/")
+
+
+def finish(plan):
+    """Steps that need the container's own view of `/`."""
     if (plan.config.get("root") or {}).get("readonly"):
         fd = os.open("/", os.O_PATH | os.O_CLOEXEC)
         try:

@@ -123,6 +123,11 @@ def _readonly_and_masked_paths(plan):
             os.close(devnull)
 
 
+def _rootfs_propagation(plan):
+    if "mount" in plan.new_namespaces:
+        rootfs.apply_propagation(plan)
+
+
 def _rlimits(plan):
     # Set before dropping capabilities: raising a hard limit needs CAP_SYS_RESOURCE.
     for rl in plan.process.get("rlimits") or ():
@@ -174,8 +179,10 @@ def _user_and_capabilities(plan):
     capabilities.apply_sets(sets)
     if not cwd_done:
         os.chdir(cwd)
+    # The spec: an unset umask is left as the caller's (runc 1.1 resets it to 0022).
     umask = user.get("umask")
-    os.umask(0o022 if umask is None else umask)
+    if umask is not None:
+        os.umask(umask)
 
 
 def _find_executable(plan):
@@ -257,6 +264,7 @@ STEPS = (
     _hostname,
     _sysctl,
     _readonly_and_masked_paths,
+    _rootfs_propagation,
     _rlimits,
     _oom_score_adj,
     _no_new_privs,

@@ -80,19 +80,20 @@ def start_init(plan, join_cgroup):
         stage(plan, child)
     child.close()
     spawned.stage_pid = stage_pid
+    chan = sync.Channel(parent)
     try:
         # In the cgroup before it makes namespaces: init and its children inherit it, and
         # a new cgroup namespace is rooted at the container's own cgroup.
         join_cgroup(stage_pid)
-        sync.send(parent, go=1)
-        spawned.init_pid = sync.expect(parent, "pid", "namespace stage")["pid"]
+        chan.send(go=1)
+        spawned.init_pid = chan.expect("pid", "namespace stage")["pid"]
         _reap(stage_pid)
         spawned.stage_pid = 0
-        sync.expect(parent, "mounted")
+        chan.expect("mounted")
         # prestart and createRuntime hooks run here (runtime namespace, status "creating").
-        sync.send(parent, cont=1)
-        sync.expect(parent, "ready")
-        msg = sync.recv(parent)
+        chan.send(cont=1)
+        chan.expect("ready")
+        msg = chan.recv()
         if msg is not None:
             raise InitError(msg.get("error", "unexpected message from container init"))
         if not _alive(spawned.init_pid):

@@ -40,13 +40,43 @@ def recv(sock):
     return marshal.loads(data)
 
 
-def expect(sock, key, who="container init"):
-    """Wait for a message carrying `key`; an error message or EOF becomes InitError."""
+class Channel:
+    """The parent's end. Stage and init share the socket and race each other (init can
+    report "mounted" before the stage reports init's pid), so messages that arrive early
+    are kept until they are expected."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.early = []
+
+    def send(self, **msg):
+        send(self.sock, **msg)
+
+    def recv(self):
+        if self.early:
+            return self.early.pop(0)
+        return recv(self.sock)
+
+    def expect(self, key, who="container init"):
+        for i, msg in enumerate(self.early):
+            if key in msg:
+                return self.early.pop(i)
+        while True:
+            msg = recv(self.sock)
+            if msg is None:
+                raise InitError(f"{who} exited before it was ready")
+            if "error" in msg:
+                raise InitError(msg["error"])
+            if key in msg:
+                return msg
+            self.early.append(msg)
+
+
+def expect(sock, key, who="pyrunc"):
+    """Child side: wait for `key` from the parent; EOF means the parent is gone."""
     msg = recv(sock)
     if msg is None:
-        raise InitError(f"{who} exited before it was ready")
-    if "error" in msg:
-        raise InitError(msg["error"])
+        raise InitError(f"{who} went away")
     if key not in msg:
         raise InitError(f"unexpected message from {who}: {sorted(msg)}")
     return msg
