@@ -7,8 +7,12 @@
  *    executable of a process that container code can see once it runs.
  *  - Cost: a parked interpreter holds ~3 MiB of private memory; this holds a few pages.
  *
- * argv: pyrunc-init FIFO_FD PATH ARG0 [ARGS...]   (FIFO_FD -1: no create/start handshake)
+ * argv: pyrunc-init FIFO_FD[,HOOKS_FD] PATH ARG0 [ARGS...]   (FIFO_FD -1: no handshake)
  * envp: the container process's environment, passed through to PATH.
+ *
+ * exec.fifo protocol: `pyrunc start` opens the read side, which unblocks our open; we run
+ * the startContainer hooks (HOOKS_FD: a memfd written by Python, see pyrunc/hooks.py) and
+ * answer "0", or "1" and the reason, which `start` reports as its error.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,7 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
 
 static void die(const char *what, const char *arg)
 {
@@ -42,19 +49,168 @@ static void reset_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* Block until `pyrunc start` opens the read side of exec.fifo, then hand it one byte.
- * The fd is an O_PATH handle opened before pivot_root; reopening it through /proc makes
- * the open block like a plain open of the fifo would. */
+static char *blob;      /* the hooks memfd's content: NUL-separated fields */
+static size_t blob_len, blob_pos;
+
+static char *next_field(void)
+{
+    if (blob_pos >= blob_len)
+        return NULL;
+    char *s = blob + blob_pos;
+    blob_pos += strlen(s) + 1;
+    return s;
+}
+
+static int load_hooks(int fd)
+{
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size <= 0 || !(blob = malloc((size_t)size + 1)))
+        return -1;
+    if (pread(fd, blob, (size_t)size, 0) != size)
+        return -1;
+    blob[size] = '\0';
+    blob_len = (size_t)size;
+    close(fd);
+    return 0;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Run one hook with the state on stdin and its output captured; 0 on success, else
+ * a message in err. */
+static int run_hook(char *path, char **argv, char **envp, int timeout, const char *state,
+                    char *err, size_t errlen)
+{
+    int in[2], out[2];
+    char buf[1024];
+    size_t got = 0;
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        execve(path, argv, envp);
+        dprintf(2, "fork/exec %s: %s", path, strerror(errno));
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    signal(SIGPIPE, SIG_IGN);
+    /* A hook may exit without reading its stdin: EPIPE is not a failure. */
+    ssize_t ignored = write(in[1], state, strlen(state));
+    (void)ignored;
+    close(in[1]);
+    double deadline = timeout > 0 ? now() + timeout : 0;
+    int status = 0, done = 0;
+    struct pollfd p = {out[0], POLLIN, 0};
+    while (!done) {
+        if (poll(&p, 1, 10) > 0) {
+            char scratch[512];
+            int room = got < sizeof(buf) - 1;  /* keep the first 1 KiB, drain the rest */
+            ssize_t n = room ? read(out[0], buf + got, sizeof(buf) - 1 - got)
+                             : read(out[0], scratch, sizeof(scratch));
+            if (n > 0 && room)
+                got += (size_t)n;
+            if (n <= 0)
+                p.fd = -1;
+        }
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            done = 1;
+        else if (deadline && now() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            close(out[0]);
+            signal(SIGPIPE, SIG_DFL);
+            snprintf(err, errlen, "hook ran past specified timeout of %d.0s", timeout);
+            return -1;
+        }
+    }
+    close(out[0]);
+    signal(SIGPIPE, SIG_DFL);
+    buf[got] = '\0';
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (WIFSIGNALED(status))
+        snprintf(err, errlen, "signal: %s%s%s", strsignal(WTERMSIG(status)),
+                 got ? ", output: " : "", buf);
+    else
+        snprintf(err, errlen, "exit status %d%s%s", WEXITSTATUS(status),
+                 got ? ", output: " : "", buf);
+    return -1;
+}
+
+/* The startContainer hooks, in order; the first failure is reported through `w`. */
+static int run_start_hooks(int w)
+{
+    char err[1400], msg[1600];
+    char *count = next_field();
+    int n = count ? atoi(count) : 0;
+    char **fields = calloc(blob_len + 1, sizeof(char *));
+    for (int i = 0; i < n; i++) {
+        int timeout = atoi(next_field());
+        char *path = next_field();
+        int argc = atoi(next_field());
+        char **argv = fields;
+        for (int a = 0; a < argc; a++)
+            argv[a] = next_field();
+        argv[argc] = NULL;
+        int envc = atoi(next_field());
+        char **envp = argv + argc + 1;
+        for (int e = 0; e < envc; e++)
+            envp[e] = next_field();
+        envp[envc] = NULL;
+        size_t save = blob_pos;
+        for (int k = i + 1; k < n; k++) {  /* skip to the state, kept last */
+            next_field(); next_field();
+            int ac = atoi(next_field());
+            for (int a = 0; a < ac; a++) next_field();
+            int ec = atoi(next_field());
+            for (int e = 0; e < ec; e++) next_field();
+        }
+        char *state = next_field();
+        blob_pos = save;
+        if (run_hook(path, argv, envp, timeout, state ? state : "{}", err, sizeof(err)) < 0) {
+            int len = snprintf(msg, sizeof(msg), "1error running startContainer hook #%d: %s",
+                               i, err);
+            if (write(w, msg, (size_t)len) < 0)
+                return -1;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Block until `pyrunc start` opens the read side of exec.fifo, run the startContainer
+ * hooks, then answer. The fd is an O_PATH handle opened before pivot_root; reopening it
+ * through /proc makes the open block like a plain open of the fifo would. */
 static void wait_for_start(const char *fd_arg)
 {
     char path[64];
+    char *comma = strchr(fd_arg, ',');
     int fd = atoi(fd_arg);
+    if (comma && load_hooks(atoi(comma + 1)) < 0)
+        die("read hooks", comma + 1);
     if (fd < 0)
         return;
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     int w = open(path, O_WRONLY | O_CLOEXEC);
     if (w < 0)
         die("open exec fifo", path);
+    if (blob && run_start_hooks(w) < 0)
+        _exit(1);
     if (write(w, "0", 1) != 1)
         die("write exec fifo", path);
     close(w);

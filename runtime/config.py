@@ -31,7 +31,6 @@ UNSUPPORTED = (
     ("/process/ioPriority", ("process", "ioPriority")),
     ("/process/execCPUAffinity", ("process", "execCPUAffinity")),
     ("/process/consoleSize", ("process", "consoleSize")),
-    ("/hooks", ("hooks",)),
 )
 U32 = 0xFFFFFFFF
 
@@ -112,6 +111,7 @@ def check(config, need_process=True):
     linux = _opt(config, "linux", "object", "", {})
     _check_linux(config, linux, warnings)
     _opt(config, "annotations", "object", "")
+    _check_hooks(config)
     for pointer, keys in UNSUPPORTED:
         obj = config
         for k in keys:
@@ -257,3 +257,20 @@ def _check_sysctl(key, nss, pointer):
         raise ConfigError(pointer, "use /hostname or /domainname instead of this sysctl")
     else:
         raise ConfigError(pointer, "sysctl is not in a namespace the container owns")
+
+
+def _check_hooks(config):
+    from pyrunc.hooks import KINDS
+    hooks = _opt(config, "hooks", "object", "", {})
+    for kind in KINDS:
+        for i, h in enumerate(_opt(hooks, kind, "array", "/hooks", [])):
+            p = f"/hooks/{kind}/{i}"
+            _type(h, "object", p)
+            path = h.get("path")
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise ConfigError(f"{p}/path", "must be an absolute path")
+            _strings(h, "args", p)
+            _strings(h, "env", p)
+            t = _opt(h, "timeout", "int", p)
+            if t is not None and t <= 0:
+                raise ConfigError(f"{p}/timeout", "must be greater than zero")

@@ -93,7 +93,10 @@ def create(ctx, cid, bundle, opts):
         plan.cgroup_saved = cgroup.save() if cgroup else None
         from pyrunc.process.spawn import start_init
         resources = (config.get("linux") or {}).get("resources")
-        spawned = start_init(plan, lambda pid: _join_cgroup(ctx, cgroup, pid, resources))
+        if config.get("hooks"):
+            import subprocess  # noqa: F401  loaded here so that init has it after fork
+        spawned = start_init(plan, lambda pid: _join_cgroup(ctx, cgroup, pid, resources),
+                             lambda pid: _creating_hooks(plan, pid))
         plan.cgroup_saved = cgroup.save()
         pid = spawned.init_pid
         stat = st.proc_stat(pid)
@@ -152,6 +155,13 @@ def _make_cgroup(ctx, cid, config):
     return m
 
 
+def _creating_hooks(plan, pid):
+    from pyrunc import hooks
+    state = hooks.state_json(plan.config, plan.id, "creating", pid, plan.bundle)
+    hooks.run(plan.config, "prestart", state)
+    hooks.run(plan.config, "createRuntime", state)
+
+
 def _join_cgroup(ctx, m, pid, resources):
     m.add_pid(pid)
     for pointer, why in m.apply(resources) or ():
@@ -201,17 +211,38 @@ def start(c):
     except FileNotFoundError:
         raise InvalidState("cannot start an already running container") from None
     try:
-        _wait_fifo(c, fd)
+        failure = _wait_fifo(c, fd)
     finally:
         os.close(fd)
     try:
         os.unlink(fifo)
     except FileNotFoundError:
         pass
+    if failure is not None:
+        from pyrunc.errors import HookError
+        raise HookError(failure)
+    if c.config.get("hooks"):
+        _poststart(c)
+
+
+def _poststart(c):
+    from pyrunc import hooks
+    from pyrunc.errors import HookError
+    state = hooks.state_json(c.config, c.id, "running", c.pid, c.bundle)
+    try:
+        hooks.run(c.config, "poststart", state)
+    except HookError:
+        # runtime-spec 1.3: a poststart failure stops the container.
+        try:
+            os.kill(c.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        raise
 
 
 def _wait_fifo(c, fd):
-    """Read init's byte from exec.fifo; fail if init dies instead."""
+    """Read pyrunc-init's answer from exec.fifo: "0" once the startContainer hooks passed,
+    "1" and a message if one failed (returned); init dying instead is an error."""
     import select
     try:
         pidfd = os.pidfd_open(c.pid)
@@ -226,14 +257,28 @@ def _wait_fifo(c, fd):
             for rfd, _ in p.poll(100):
                 if rfd == fd:
                     data = os.read(fd, 1)
+                    if data == b"0":
+                        return None
                     if data:
-                        return
+                        return _read_rest(fd)
                     raise PyruncError("cannot start container: init died")
             if not c.init_alive():
                 raise PyruncError("cannot start container: init died")
     finally:
         if pidfd >= 0:
             os.close(pidfd)
+
+
+def _read_rest(fd):
+    import select
+    out = b""
+    while len(out) < 65536:
+        select.select([fd], [], [], 5)
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        out += chunk
+    return out.decode(errors="replace").strip() or "startContainer hook failed"
 
 
 _SIGNALS = None
@@ -277,14 +322,14 @@ def kill(c, sig, all_=False):
         c.cgroup_manager().thaw()
 
 
-def delete(c, force=False):
+def delete(c, force=False, warn=None):
     status = c.status()
     if status in (st.RUNNING, st.PAUSED):
         if not force:
             raise InvalidState(f"cannot delete container {c.id} that is not stopped: {status}")
     if status != st.STOPPED:
         _kill_and_wait(c, status)
-    destroy(c)
+    destroy(c, warn)
 
 
 def _kill_and_wait(c, status):
@@ -315,7 +360,7 @@ def _reap_if_child(pid):
         pass
 
 
-def destroy(c):
+def destroy(c, warn=None):
     if c.data.get("cgroup"):
         m = c.cgroup_manager()
         if not c.data.get("own_pidns"):
@@ -325,3 +370,7 @@ def destroy(c):
                 pass
         m.destroy()
     _remove_state_dir(c.dir)
+    if c.config.get("hooks"):
+        from pyrunc import hooks
+        state = hooks.state_json(c.config, c.id, "stopped", 0, c.bundle)
+        hooks.run(c.config, "poststop", state, warn=warn or (lambda m: None))

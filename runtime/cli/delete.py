@@ -23,5 +23,5 @@ def main(ctx, args):
         if opts["force"]:
             return 0
         raise
-    container.delete(c, opts["force"])
+    container.delete(c, opts["force"], warn=ctx.log.warning)
     return 0

@@ -31,7 +31,7 @@ def main(ctx, args):
         return 0
     status = _wait_forwarding(c.pid)
     if not opts["keep"]:
-        container.destroy(c)
+        container.destroy(c, warn=ctx.log.warning)
     return status
 
 

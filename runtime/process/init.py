@@ -13,7 +13,7 @@ import signal
 import socket
 import struct
 
-from pyrunc import capabilities, native, rootfs
+from pyrunc import capabilities, hooks, native, rootfs
 from pyrunc.errors import PyruncError
 from pyrunc.process import sync
 from pyrunc.process.sync import child_fail
@@ -66,7 +66,27 @@ def _prepare_rootfs(plan):
 def _sync_mounted(plan):
     # The parent runs prestart/createRuntime hooks while mounts are in place, before pivot.
     sync.send(plan.sock, mounted=1)
-    sync.expect(plan.sock, "cont", "pyrunc")
+    plan.host_pid = sync.expect(plan.sock, "cont", "pyrunc")["pid"]
+
+
+def _create_container_hooks(plan):
+    # In the container's namespaces, before pivot_root: paths resolve as on the host. The
+    # pid in the state is init's as seen from where the hook runs (its own PID namespace).
+    if hooks.hooks_of(plan.config, "createContainer"):
+        state = hooks.state_json(plan.config, plan.id, "creating", os.getpid(), plan.bundle)
+        hooks.run(plan.config, "createContainer", state, cwd=plan.rootfs)
+
+
+def _start_container_hooks(plan):
+    """Hand pyrunc-init the startContainer hooks in an inherited memfd: they run after
+    `start`, inside the container, where no Python is left to run them."""
+    plan.hooks_fd = -1
+    if not hooks.hooks_of(plan.config, "startContainer"):
+        return
+    state = hooks.state_json(plan.config, plan.id, "created", os.getpid(), plan.bundle)
+    fd = os.memfd_create("pyrunc-hooks", 0)
+    os.write(fd, hooks.encode_for_helper(plan.config, state))
+    plan.hooks_fd = fd
 
 
 def _pivot_root(plan):
@@ -236,6 +256,7 @@ def _close_fds(plan):
     # sync socket still reports a failed exec.
     keep = set(range(3 + plan.listen_fds + plan.preserve_fds))
     keep.add(plan.fifo_fd)
+    keep.add(plan.hooks_fd)
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd in keep:
@@ -251,7 +272,8 @@ def _close_fds(plan):
 
 def _exec_helper(plan):
     sync.send(plan.sock, ready=1)
-    argv = ["pyrunc-init", str(plan.fifo_fd), plan.exec_path] + list(plan.process["args"])
+    fds = str(plan.fifo_fd) + (f",{plan.hooks_fd}" if plan.hooks_fd >= 0 else "")
+    argv = ["pyrunc-init", fds, plan.exec_path] + list(plan.process["args"])
     os.execve(plan.helper_fd, argv, dict(e.split("=", 1) for e in plan.env))
 
 
@@ -259,6 +281,7 @@ STEPS = (
     _session_keyring,
     _prepare_rootfs,
     _sync_mounted,
+    _create_container_hooks,
     _pivot_root,
     _loopback,
     _hostname,
@@ -270,6 +293,7 @@ STEPS = (
     _no_new_privs,
     _user_and_capabilities,
     _find_executable,
+    _start_container_hooks,
     _close_fds,
     _exec_helper,
 )

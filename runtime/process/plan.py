@@ -28,5 +28,7 @@ class Plan:
         self.cgroup_saved = None
         self.fifo_fd = -1
         self.helper_fd = -1
+        self.hooks_fd = -1
+        self.host_pid = 0
         self.listen_fds = 0
         self.sock = None

@@ -66,7 +66,7 @@ def _enter_namespaces(plan):
                               f"{e.strerror}") from None
 
 
-def start_init(plan, join_cgroup):
+def start_init(plan, join_cgroup, creating_hooks):
     """Fork the stage, place it in the cgroup, and wait for init to park. Returns init's pid.
 
     On failure the caller kills whatever pid it got (see Spawned.kill)."""
@@ -90,8 +90,9 @@ def start_init(plan, join_cgroup):
         _reap(stage_pid)
         spawned.stage_pid = 0
         chan.expect("mounted")
-        # prestart and createRuntime hooks run here (runtime namespace, status "creating").
-        chan.send(cont=1)
+        # prestart and createRuntime hooks: runtime namespaces, mounts done, before pivot.
+        creating_hooks(spawned.init_pid)
+        chan.send(cont=1, pid=spawned.init_pid)
         chan.expect("ready")
         msg = chan.recv()
         if msg is not None:
