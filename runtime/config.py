@@ -20,7 +20,6 @@ PROPAGATION = ("shared", "slave", "private", "unbindable", "rshared", "rslave", 
 UNSUPPORTED = (
     ("/linux/seccomp", ("linux", "seccomp")),
     ("/linux/intelRdt", ("linux", "intelRdt")),
-    ("/linux/personality", ("linux", "personality")),
     ("/linux/memoryPolicy", ("linux", "memoryPolicy")),
     ("/linux/timeOffsets", ("linux", "timeOffsets")),
     ("/linux/netDevices", ("linux", "netDevices")),
@@ -30,7 +29,6 @@ UNSUPPORTED = (
     ("/process/scheduler", ("process", "scheduler")),
     ("/process/ioPriority", ("process", "ioPriority")),
     ("/process/execCPUAffinity", ("process", "execCPUAffinity")),
-    ("/process/consoleSize", ("process", "consoleSize")),
 )
 U32 = 0xFFFFFFFF
 
@@ -143,6 +141,10 @@ def _check_process(config, need_process, warnings):
     for i, g in enumerate(_opt(user, "additionalGids", "array", "/process/user", [])):
         _u32(g, f"/process/user/additionalGids/{i}")
     _opt(proc, "terminal", "bool", "/process")
+    size = _opt(proc, "consoleSize", "object", "/process", {})
+    for k in ("height", "width"):
+        if k in size:
+            _u32(size[k], f"/process/consoleSize/{k}")
     _opt(proc, "noNewPrivileges", "bool", "/process")
     if "oomScoreAdj" in proc and proc["oomScoreAdj"] is not None:
         v = _type(proc["oomScoreAdj"], "int", "/process/oomScoreAdj")
@@ -199,11 +201,19 @@ def _check_linux(config, linux, warnings):
         if path and not os.path.exists(path):
             raise ConfigError(f"{p}/path", f"namespace path {path}: no such file or directory")
         nss[t] = path
-    if "user" in nss:
-        raise ConfigError("/linux/namespaces", "user namespaces are not supported by pyrunc yet")
     for key in ("uidMappings", "gidMappings"):
-        if _opt(linux, key, "array", "/linux") and "user" not in nss:
+        maps = _opt(linux, key, "array", "/linux", [])
+        if maps and "user" not in nss:
             raise ConfigError(f"/linux/{key}", "user namespace mappings need a user namespace")
+        for i, m in enumerate(maps):
+            p = f"/linux/{key}/{i}"
+            _type(m, "object", p)
+            for k in ("containerID", "hostID", "size"):
+                _u32(m.get(k), f"{p}/{k}")
+    if nss.get("user", 1) == "" and not linux.get("uidMappings"):
+        raise ConfigError("/linux/uidMappings", "a new user namespace needs uid mappings")
+    if nss.get("user", 1) == "" and not linux.get("gidMappings"):
+        raise ConfigError("/linux/gidMappings", "a new user namespace needs gid mappings")
     if config.get("hostname") and nss.get("uts", 1) != "":
         raise ConfigError("/hostname", "setting the hostname needs a new UTS namespace")
     if config.get("domainname") and nss.get("uts", 1) != "":
@@ -237,6 +247,13 @@ def _check_linux(config, linux, warnings):
             if d.get(k) is not None:
                 _u32(d[k], f"{p}/{k}")
     _opt(linux, "cgroupsPath", "string", "/linux")
+    pers = _opt(linux, "personality", "object", "/linux")
+    if pers is not None:
+        if pers.get("domain") not in ("LINUX", "LINUX32"):
+            raise ConfigError("/linux/personality/domain", 'must be "LINUX" or "LINUX32"')
+        if pers.get("flags"):
+            raise ConfigError("/linux/personality/flags", "personality flags are not supported "
+                              "by pyrunc yet")
     _opt(linux, "resources", "object", "/linux")
 
 

@@ -68,9 +68,6 @@ def create(ctx, cid, bundle, opts):
                           "console socket")
     if opts.get("console_socket") and not proc.get("terminal"):
         raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
-    if proc.get("terminal"):
-        raise PyruncError("config.json /process/terminal: terminals are not supported by "
-                          "pyrunc yet")
     plan = Plan(cid, bundle, config, opts)
     given = os.path.normpath(os.path.join(bundle, config["root"]["path"]))
     if given != plan.rootfs:
@@ -89,6 +86,8 @@ def create(ctx, cid, bundle, opts):
         os.chmod(fifo, 0o622)
         plan.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         plan.helper_fd = helper_memfd()
+        if opts.get("console_socket"):
+            plan.console_sock = _connect_console(opts["console_socket"])
         cgroup = _make_cgroup(ctx, cid, config)
         plan.cgroup_saved = cgroup.save() if cgroup else None
         from pyrunc.process.spawn import start_init
@@ -116,6 +115,17 @@ def create(ctx, cid, bundle, opts):
             spawned.kill()
         _cleanup_failed(sdir, cgroup)
         raise
+
+
+def _connect_console(path):
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise SyscallError(f"connect to console socket {path}", e) from None
+    return s
 
 
 def _check_preserved(plan):

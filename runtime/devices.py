@@ -2,7 +2,9 @@
 import os
 import stat
 
-from pyrunc import pathsafe
+from pyrunc import native, pathsafe
+from pyrunc.errors import MountError
+from pyrunc.native import C
 
 # path, type, major, minor: created 0666 root:root (runtime-spec "Default Devices")
 DEFAULT_DEVICES = (
@@ -28,7 +30,7 @@ def device_list(config):
     return list(out.values())
 
 
-def create_device(rootfd, dev):
+def create_device(rootfd, dev, in_userns=False):
     rel = dev["path"]
     parent, _, name = rel.rstrip("/").rpartition("/")
     pfd = pathsafe.mkdir_all(rootfd, parent)
@@ -49,6 +51,10 @@ def create_device(rootfd, dev):
                 # replace it rather than trusting it.
                 os.unlink(name, dir_fd=dfd)
                 st = None
+        if st is None and in_userns:
+            # mknod is refused in a user namespace: bind the host's node instead.
+            _bind_host_node(dfd, name, dev["path"])
+            return
         if st is None:
             os.mknod(name, kind | (mode & 0o7777), devnum, dir_fd=dfd)
         os.chmod(name, mode & 0o7777, dir_fd=dfd)  # mknod's mode is cut by the umask
@@ -74,3 +80,13 @@ def create_links(rootfd):
                 pass
     finally:
         os.close(dfd)
+
+
+def _bind_host_node(dfd, name, path):
+    os.close(os.open(name, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644,
+                     dir_fd=dfd))
+    target = f"{pathsafe.fd_path(dfd)}/{name}"
+    try:
+        native.mount(path, target, None, C.MS_BIND)
+    except OSError as e:
+        raise MountError(f"bind {path} into the container", e) from None

@@ -35,8 +35,9 @@ def prepare(plan):
             if m.destination.rstrip("/") == "/dev" and m.is_bind:
                 dev_is_bind = True
         if not dev_is_bind:
+            userns = "user" in plan.new_namespaces or "user" in plan.join_namespaces
             for dev in devices.device_list(plan.config):
-                devices.create_device(rootfd, dev)
+                devices.create_device(rootfd, dev, userns)
             devices.create_links(rootfd)
     finally:
         os.close(rootfd)
@@ -234,3 +235,13 @@ def open_devnull():
         os.close(fd)
         raise MountError("mask paths", OSError(0, "/dev/null is not the null device"))
     return fd
+
+
+def bind_console(slave_fd):
+    """Bind the pty slave over /dev/console (created as an empty file if missing)."""
+    fd = pathsafe.make_target(_root_fd(), "/dev/console", False)
+    try:
+        _mount(pathsafe.fd_path(slave_fd), pathsafe.fd_path(fd), None, C.MS_BIND,
+               what="/dev/console")
+    finally:
+        os.close(fd)

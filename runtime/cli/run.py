@@ -21,6 +21,8 @@ def main(ctx, args):
     if opts["detach"] and opts["keep"]:
         from pyrunc.errors import PyruncError
         raise PyruncError("--detach and --keep cannot both be set")
+    if not opts["detach"] and not opts["console_socket"]:
+        _refuse_foreground_terminal(opts["bundle"] or ".")
     c = container.create(ctx, pos[0], opts["bundle"] or ".", create_opts(opts))
     try:
         container.start(c)
@@ -33,6 +35,20 @@ def main(ctx, args):
     if not opts["keep"]:
         container.destroy(c, warn=ctx.log.warning)
     return status
+
+
+def _refuse_foreground_terminal(bundle):
+    import json
+    import os.path
+    try:
+        with open(os.path.join(bundle, "config.json")) as f:
+            terminal = (json.load(f).get("process") or {}).get("terminal")
+    except (OSError, ValueError, AttributeError):
+        return  # create reports it properly
+    if terminal is True:
+        from pyrunc.errors import PyruncError
+        raise PyruncError("run in the foreground with process.terminal is not supported by "
+                          "pyrunc yet: use --detach with --console-socket")
 
 
 def _wait_forwarding(pid):

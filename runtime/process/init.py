@@ -12,6 +12,7 @@ import resource
 import signal
 import socket
 import struct
+import termios
 
 from pyrunc import capabilities, hooks, native, rootfs
 from pyrunc.errors import PyruncError
@@ -98,6 +99,31 @@ def _pivot_root(plan):
         os.chdir("/")
 
 
+def _console(plan):
+    """terminal: a pty from the container's own devpts, the slave as /dev/console and as
+    stdio (controlling terminal), the master sent to --console-socket in one SCM_RIGHTS
+    message whose payload is the pty's name."""
+    if not plan.process.get("terminal"):
+        return
+    master, slave = os.openpty()
+    name = os.ttyname(slave)
+    size = plan.process.get("consoleSize") or {}
+    if size.get("height") and size.get("width"):
+        fcntl.ioctl(master, termios.TIOCSWINSZ,
+                    struct.pack("HHHH", size["height"], size["width"], 0, 0))
+    if "mount" in plan.new_namespaces:
+        rootfs.bind_console(slave)
+    socket.send_fds(plan.console_sock, [name.encode()], [master])
+    plan.console_sock.close()
+    os.close(master)
+    os.setsid()
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    if slave > 2:
+        os.close(slave)
+
+
 def _loopback(plan):
     """Bring `lo` up in a new network namespace, as runc does. Two ioctls on a socket:
     pyroute2 would cost ~170 ms of imports on every container start."""
@@ -146,6 +172,12 @@ def _readonly_and_masked_paths(plan):
 def _rootfs_propagation(plan):
     if "mount" in plan.new_namespaces:
         rootfs.apply_propagation(plan)
+
+
+def _personality(plan):
+    pers = (plan.config.get("linux") or {}).get("personality")
+    if pers:
+        native.personality({"LINUX": 0x0000, "LINUX32": 0x0008}[pers["domain"]])
 
 
 def _rlimits(plan):
@@ -283,11 +315,13 @@ STEPS = (
     _sync_mounted,
     _create_container_hooks,
     _pivot_root,
+    _console,
     _loopback,
     _hostname,
     _sysctl,
     _readonly_and_masked_paths,
     _rootfs_propagation,
+    _personality,
     _rlimits,
     _oom_score_adj,
     _no_new_privs,

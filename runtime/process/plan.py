@@ -29,6 +29,7 @@ class Plan:
         self.fifo_fd = -1
         self.helper_fd = -1
         self.hooks_fd = -1
+        self.console_sock = None
         self.host_pid = 0
         self.listen_fds = 0
         self.sock = None

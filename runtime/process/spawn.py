@@ -28,7 +28,7 @@ def stage(plan, sock):
         native.prctl(PR_SET_DUMPABLE, 0)
         native.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         sync.expect(sock, "go", "pyrunc")
-        _enter_namespaces(plan)
+        _enter_namespaces(plan, sock)
         pid = os.fork()
         if pid == 0:
             init.run(plan, sock)  # never returns
@@ -38,7 +38,7 @@ def stage(plan, sock):
         sync.child_fail(sock, e)
 
 
-def _enter_namespaces(plan):
+def _enter_namespaces(plan, sock):
     # Open every path first: joining the mount namespace changes what paths mean.
     fds = []
     try:
@@ -55,8 +55,19 @@ def _enter_namespaces(plan):
     finally:
         for _, _, fd in fds:
             os.close(fd)
+    if "user" in plan.new_namespaces:
+        # The user namespace first, alone, so that it owns the namespaces made after it;
+        # the parent writes its id maps (a process cannot map itself beyond its own id).
+        try:
+            native.unshare(TYPES["user"][0])
+        except OSError as e:
+            raise PyruncError(f"unshare user namespace: {e.strerror}") from None
+        sync.send(sock, userns=1)
+        sync.expect(sock, "mapped", "pyrunc")
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
     flags = 0
-    for t in plan.new_namespaces:
+    for t in plan.new_namespaces - {"user"}:
         flags |= TYPES[t][0]
     if flags:
         try:
@@ -86,6 +97,10 @@ def start_init(plan, join_cgroup, creating_hooks):
         # a new cgroup namespace is rooted at the container's own cgroup.
         join_cgroup(stage_pid)
         chan.send(go=1)
+        if "user" in plan.new_namespaces:
+            chan.expect("userns", "namespace stage")
+            write_id_maps(stage_pid, plan.config["linux"])
+            chan.send(mapped=1)
         spawned.init_pid = chan.expect("pid", "namespace stage")["pid"]
         _reap(stage_pid)
         spawned.stage_pid = 0
@@ -135,3 +150,15 @@ def _alive(pid):
     except ChildProcessError:
         return os.path.exists(f"/proc/{pid}")
     return wpid == 0
+
+
+def write_id_maps(pid, linux):
+    """uid_map/gid_map of a new user namespace, written by the (root) parent."""
+    for key, name in (("uidMappings", "uid_map"), ("gidMappings", "gid_map")):
+        lines = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n"
+                        for m in linux.get(key) or ())
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(lines)
+        except OSError as e:
+            raise PyruncError(f"write /proc/{pid}/{name}: {e.strerror}") from None
