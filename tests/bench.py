@@ -57,11 +57,14 @@ class RT:
         return self.wrap + [self.binary, "--root", self.root] + list(args)
 
     def run(self, *args):
-        t = time.perf_counter()
-        r = subprocess.run(self.cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        dt = time.perf_counter() - t
-        if r.returncode not in (0,):
-            raise RuntimeError(f"{self.name} {args}: {r.stderr.decode().strip()}")
+        # stderr to a file, not a pipe: a created container keeps create's stdio open.
+        with tempfile.TemporaryFile() as err:
+            t = time.perf_counter()
+            r = subprocess.run(self.cmd(*args), stdout=subprocess.DEVNULL, stderr=err)
+            dt = time.perf_counter() - t
+            if r.returncode not in (0,):
+                err.seek(0)
+                raise RuntimeError(f"{self.name} {args}: {err.read().decode().strip()}")
         return dt
 
 
@@ -69,7 +72,7 @@ def bundle(tmp, rt, rootfs, cid, args):
     d = os.path.join(tmp, f"{rt.name}-{cid}")
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "config.json"), "w") as f:
-        json.dump(config(rootfs, args, f"/pyrunc-bench/{rt.name}-{cid}", rt.version), f)
+        json.dump(config(rootfs, args, f"/pyrunc-bench-{os.getpid()}/{rt.name}-{cid}", rt.version), f)
     return d
 
 
@@ -133,13 +136,22 @@ def main():
             uss = [u for u in uss if u is not None]
             if uss:
                 res[rt.name]["parked USS (KiB)"] = [statistics.median(uss) / 1000]
+            rss = []
+            for p in pids:
+                try:
+                    with open(f"/proc/{p}/status") as f:
+                        rss += [int(x.split()[1]) for x in f if x.startswith("VmRSS")]
+                except OSError:
+                    pass
+            if rss:
+                res[rt.name]["parked RSS (KiB)"] = [statistics.median(rss) / 1000]
     finally:
         for rt in rts:
             ids = subprocess.run(rt.cmd("list", "-q"), capture_output=True, text=True).stdout
             for cid in ids.split():
                 subprocess.run(rt.cmd("delete", "--force", cid), capture_output=True)
         for ctrl in os.listdir("/sys/fs/cgroup"):
-            p = os.path.join("/sys/fs/cgroup", ctrl, "pyrunc-bench")
+            p = os.path.join("/sys/fs/cgroup", ctrl, f"pyrunc-bench-{os.getpid()}")
             if os.path.isdir(p):
                 for d in os.listdir(p):
                     if os.path.isdir(os.path.join(p, d)):
