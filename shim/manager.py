@@ -1,0 +1,186 @@
+"""The short-lived shim actions: `start` (spawn or reuse a daemon) and `delete` (clean up)."""
+import hashlib
+import json
+import os
+import socket
+import sys
+import time
+
+SOCKET_DIR = "/run/containerd/s"
+GROUP_ANNOTATIONS = ("io.containerd.runc.v2.group", "io.kubernetes.cri.sandbox-id")
+
+
+def group_id(bundle, cid):
+    """Containers of one pod share a shim: they are grouped by the sandbox annotation."""
+    try:
+        with open(os.path.join(bundle, "config.json")) as f:
+            annotations = json.load(f).get("annotations") or {}
+    except (OSError, ValueError):
+        return cid
+    for key in GROUP_ANNOTATIONS:
+        if annotations.get(key):
+            return annotations[key]
+    return cid
+
+
+def socket_address(containerd_address, namespace, group, socket_dir=SOCKET_DIR):
+    digest = hashlib.sha256(("%s/%s/%s" % (containerd_address, namespace, group)).encode())
+    return "unix://%s/%s" % (socket_dir, digest.hexdigest())
+
+
+def _path(address):
+    return address[len("unix://"):] if address.startswith("unix://") else address
+
+
+def _alive(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def _listen(address):
+    path = _path(address)
+    os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)  # 0600 from the start: no window where others may connect
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(old)
+    sock.listen(128)
+    return sock
+
+
+def read_bootstrap(data, flags):
+    """containerd >= 2.3 sends BootstrapParams; older ones an Any with options (maybe empty).
+    Returns (params or None, options type_url, options value)."""
+    if data:
+        from pyrunc_shim.protos import bootstrap_pb2
+        try:
+            params = bootstrap_pb2.BootstrapParams.FromString(data)
+        except Exception:
+            params = None
+        if params is not None and params.instance_id == flags.id and \
+                params.namespace == flags.namespace:
+            ext = params.extensions[0].value if len(params.extensions) else None
+            return params, (ext.type_url if ext else ""), (ext.value if ext else b"")
+        from google.protobuf import any_pb2
+        anyv = any_pb2.Any.FromString(data)
+        return None, anyv.type_url, anyv.value
+    return None, "", b""
+
+
+def start(flags):
+    bundle = os.getcwd()
+    data = sys.stdin.buffer.read()
+    params, type_url, value = read_bootstrap(data, flags)
+    socket_dir = SOCKET_DIR
+    if params is not None and params.HasField("socket_dir"):
+        socket_dir = params.socket_dir
+    address = socket_address(flags.address, flags.namespace, group_id(bundle, flags.id), socket_dir)
+    path = _path(address)
+    if os.path.exists(path):
+        if _alive(path):
+            return _reply(bundle, address, params)
+        os.unlink(path)
+    if type_url or value:
+        # Kept for the daemon: containerd 2.3 sends options only here.
+        with open(os.path.join(bundle, "shim-options.json"), "wb") as f:
+            f.write(json.dumps({"type_url": type_url, "value": value.hex()}).encode())
+    listener = _listen(address)
+    from pyrunc_shim.spawn import spawn
+    argv = [sys.executable, os.path.abspath(sys.argv[0]), "-namespace", flags.namespace,
+            "-id", flags.id, "-address", flags.address]
+    if flags.debug:
+        argv.append("-debug")
+    devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+    pid = spawn(argv, {0: devnull, 1: devnull, 2: devnull, 3: listener.fileno()}, setpgroup=0)
+    listener.close()
+    _adjust_oom(pid)
+    if params is None and type_url:
+        _join_shim_cgroup(pid, type_url, value)
+    return _reply(bundle, address, params)
+
+
+def _adjust_oom(pid):
+    """The daemon is a bit more killable than containerd, like the runc shim."""
+    try:
+        with open("/proc/%d/oom_score_adj" % os.getppid()) as f:
+            score = int(f.read())
+        with open("/proc/%d/oom_score_adj" % pid, "w") as f:
+            f.write(str(min(score + 1, 1000)))
+    except (OSError, ValueError):
+        pass
+
+
+def _join_shim_cgroup(pid, type_url, value):
+    try:
+        from pyrunc_shim.options import parse
+        cg = parse(type_url, value).shim_cgroup
+    except Exception:
+        return
+    if not cg:
+        return
+    from pyrunc_shim.stats import cgroup_dirs_for_path
+    for d in cgroup_dirs_for_path(cg):
+        try:
+            with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+        except OSError:
+            pass
+
+
+def _reply(bundle, address, params):
+    with open(os.path.join(bundle, "address"), "w") as f:
+        f.write(address)
+    out = sys.stdout.buffer
+    if params is not None:
+        from pyrunc_shim.protos import bootstrap_pb2
+        out.write(bootstrap_pb2.BootstrapResult(version=2, address=address,
+                                                protocol="ttrpc").SerializeToString())
+    else:
+        out.write(address.encode())
+    out.flush()
+    return 0
+
+
+def delete(flags):
+    """After a shim is gone: force-delete the container, unmount, report SIGKILL status."""
+    from pyrunc_shim.options import Options
+    from pyrunc_shim.protos import task_pb2
+    bundle = flags.bundle or os.getcwd()
+    try:
+        with open(os.path.join(bundle, "options.json")) as f:
+            opts = Options.from_json(f.read())
+    except (OSError, ValueError):
+        opts = Options()
+    try:
+        with open(os.path.join(bundle, "runtime")) as f:
+            binary = f.read().strip()
+    except OSError:
+        binary = ""
+    from pyrunc_shim.runtime_client import Runtime, find_binary
+    try:
+        rt = Runtime(binary or find_binary(opts.binary), opts.root_for(flags.namespace), bundle,
+                     None, opts.systemd_cgroup)
+        rt.delete(flags.id, force=True)
+    except Exception as err:  # only logged: containerd goes on with its cleanup
+        sys.stderr.write("pyrunc shim delete: %s\n" % err)
+    from pyrunc_shim.mounts import unmount_all
+    unmount_all(os.path.join(bundle, "rootfs"))
+    pid = 0
+    try:
+        with open(os.path.join(bundle, "init.pid")) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError):
+        pass
+    resp = task_pb2.DeleteResponse(pid=pid, exit_status=137)
+    resp.exited_at.FromNanoseconds(time.time_ns())
+    sys.stdout.buffer.write(resp.SerializeToString())
+    sys.stdout.buffer.flush()
+    return 0
