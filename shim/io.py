@@ -177,16 +177,18 @@ class ProcessIO:
         self.child[1], self.child[2] = out_w, err_w
 
     def _output_thread(self, src, path):
+        # Opened before Create/Start returns: the client cancels its pending FIFO opens when it
+        # deletes the task, so a late open would lose a fast container's output. O_RDWR never
+        # blocks and keeps the FIFO usable until the client's reader shows up.
+        dst = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+
         def copy():
-            try:
-                dst = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-            except OSError:
-                return
             try:
                 _pump(src, dst)
             finally:
                 os.close(dst)
         t = threading.Thread(target=copy, daemon=True)
+        t.dst = dst
         self.outputs.append(t)
 
     # -- after the runtime call
@@ -258,6 +260,10 @@ class ProcessIO:
         for fd in set(self.child.values()):
             os.close(fd)
         self.child.clear()
+        for t in self.outputs:
+            if t.ident is None:  # never started (create failed): its FIFO end is still ours
+                os.close(t.dst)
+        self.outputs = []
         for fd in self.owned:
             try:
                 os.close(fd)
