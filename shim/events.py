@@ -7,7 +7,9 @@ import collections
 import threading
 import time
 
-from pyrunc_shim.protos import events_pb2
+from pyrunc_shim.wire import Package
+
+messages = Package("containerd.events")
 
 SERVICE = "containerd.services.events.ttrpc.v1.Events"
 TOPICS = {
@@ -20,12 +22,10 @@ ATTEMPTS = 5
 
 
 def make(kind, **fields):
-    msg = getattr(events_pb2, kind)()
+    msg = getattr(messages, kind)()
     for key, value in fields.items():
         if key == "exited_at":
             msg.exited_at.FromNanoseconds(value)
-        elif key in ("io",):
-            msg.io.CopyFrom(value)
         elif key == "rootfs":
             msg.rootfs.extend(value)
         else:
@@ -60,8 +60,8 @@ class Publisher:
                     return
 
     def _run(self):
-        from pyrunc_shim.protos import events_service_pb2 as es
-        from google.protobuf import empty_pb2
+        es = Package("containerd.services.events.ttrpc.v1")
+        empty = Package("google.protobuf").Empty
         while True:
             with self.cond:
                 while not self.queue:
@@ -73,10 +73,9 @@ class Publisher:
             env.timestamp.FromNanoseconds(ts)
             env.namespace = self.namespace
             env.topic = topic
-            env.event.Pack(event, type_url_prefix="")
-            # Pack() writes "/containerd.events.X"; containerd wants the bare full name.
-            env.event.type_url = event.DESCRIPTOR.full_name
-            self._send(req, empty_pb2.Empty)
+            env.event.type_url = event.full_name  # containerd's typeurl: the bare full name
+            env.event.value = event.SerializeToString()
+            self._send(req, empty)
             with self.cond:
                 self.queue.popleft()
                 self.busy = False

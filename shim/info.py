@@ -6,17 +6,16 @@ import sys
 def info(flags):
     from pyrunc_shim import VERSION
     from pyrunc_shim.options import parse
-    from pyrunc_shim.protos import types_pb2
+    from pyrunc_shim.wire import message_class
     from pyrunc_shim.runtime_client import find_binary
     from pyrunc_shim.spawn import run_output
     data = sys.stdin.buffer.read()
     type_url, value = "", b""
     if data:
-        from google.protobuf import any_pb2
-        anyv = any_pb2.Any.FromString(data)
+        anyv = message_class("google.protobuf.Any").FromString(data)
         type_url, value = anyv.type_url, anyv.value
     opts = parse(type_url, value)
-    resp = types_pb2.RuntimeInfo(name="io.containerd.pyrunc.v1")
+    resp = message_class("containerd.types.RuntimeInfo")(name="io.containerd.pyrunc.v1")
     resp.version.version = VERSION
     if data:
         resp.options.type_url, resp.options.value = type_url, value

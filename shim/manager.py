@@ -60,17 +60,16 @@ def read_bootstrap(data, flags):
     """containerd >= 2.3 sends BootstrapParams; older ones an Any with options (maybe empty).
     Returns (params or None, options type_url, options value)."""
     if data:
-        from pyrunc_shim.protos import bootstrap_pb2
+        from pyrunc_shim.wire import message_class
         try:
-            params = bootstrap_pb2.BootstrapParams.FromString(data)
+            params = message_class("containerd.runtime.bootstrap.v1.BootstrapParams").FromString(data)
         except Exception:
             params = None
         if params is not None and params.instance_id == flags.id and \
                 params.namespace == flags.namespace:
             ext = params.extensions[0].value if len(params.extensions) else None
             return params, (ext.type_url if ext else ""), (ext.value if ext else b"")
-        from google.protobuf import any_pb2
-        anyv = any_pb2.Any.FromString(data)
+        anyv = message_class("google.protobuf.Any").FromString(data)
         return None, anyv.type_url, anyv.value
     return None, "", b""
 
@@ -140,8 +139,8 @@ def _reply(bundle, address, params):
         f.write(address)
     out = sys.stdout.buffer
     if params is not None:
-        from pyrunc_shim.protos import bootstrap_pb2
-        out.write(bootstrap_pb2.BootstrapResult(version=2, address=address,
+        from pyrunc_shim.wire import message_class
+        out.write(message_class("containerd.runtime.bootstrap.v1.BootstrapResult")(version=2, address=address,
                                                 protocol="ttrpc").SerializeToString())
     else:
         out.write(address.encode())
@@ -152,7 +151,7 @@ def _reply(bundle, address, params):
 def delete(flags):
     """After a shim is gone: force-delete the container, unmount, report SIGKILL status."""
     from pyrunc_shim.options import Options
-    from pyrunc_shim.protos import task_pb2
+    from pyrunc_shim.wire import message_class
     bundle = flags.bundle or os.getcwd()
     try:
         with open(os.path.join(bundle, "options.json")) as f:
@@ -179,7 +178,7 @@ def delete(flags):
             pid = int(f.read().strip())
     except (OSError, ValueError):
         pass
-    resp = task_pb2.DeleteResponse(pid=pid, exit_status=137)
+    resp = message_class("containerd.task.v2.DeleteResponse")(pid=pid, exit_status=137)
     resp.exited_at.FromNanoseconds(time.time_ns())
     sys.stdout.buffer.write(resp.SerializeToString())
     sys.stdout.buffer.flush()

@@ -49,12 +49,12 @@ def parse(type_url, value):
         return Options()
     name = type_url.rsplit("/", 1)[-1]
     if name == "containerd.runc.v1.Options":
-        from pyrunc_shim.protos import runc_options_pb2
-        msg = runc_options_pb2.Options.FromString(value)
+        from pyrunc_shim.wire import message_class
+        msg = message_class("containerd.runc.v1.Options").FromString(value)
         return Options(**{k: getattr(msg, k) for k in Options.__slots__})
     if name == "runtimeoptions.v1.Options":
-        from pyrunc_shim.protos import runtimeoptions_pb2
-        msg = runtimeoptions_pb2.Options.FromString(value)
+        from pyrunc_shim.wire import message_class
+        msg = message_class("runtimeoptions.v1.Options").FromString(value)
         body = msg.config_body
         if not body and msg.config_path:
             with open(msg.config_path) as f:

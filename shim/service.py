@@ -7,13 +7,13 @@ from pyrunc_shim import options as options_mod
 from pyrunc_shim.events import Publisher
 from pyrunc_shim.io import ProcessIO
 from pyrunc_shim.process import Exec, Init
-from pyrunc_shim.protos import task_pb2 as pb
 from pyrunc_shim.runtime_client import Runtime, find_binary
 from pyrunc_shim.ttrpc import (ALREADY_EXISTS, FAILED_PRECONDITION, NOT_FOUND, UNIMPLEMENTED,
                                UNKNOWN, Method, RpcError)
-from google.protobuf import empty_pb2
+from pyrunc_shim.wire import Package
 
-EMPTY = empty_pb2.Empty()
+pb = Package("containerd.task.v2")
+EMPTY = Package("google.protobuf").Empty()
 PROCESS_DETAILS = "containerd.runc.v1.ProcessDetails"
 
 
@@ -196,9 +196,9 @@ class TaskService:
         with self.lock:
             self.containers[req.id] = c
             self._watch(c, init)
-        from pyrunc_shim.protos import events_pb2
+        events = Package("containerd.events")
         self.events.publish("TaskCreate", container_id=req.id, bundle=bundle, rootfs=c.mounts,
-                            io=events_pb2.TaskIO(stdin=req.stdin, stdout=req.stdout,
+                            io=events.TaskIO(stdin=req.stdin, stdout=req.stdout,
                                                  stderr=req.stderr, terminal=req.terminal),
                             pid=init.pid)
         self._watch_oom(c)
@@ -302,8 +302,7 @@ class TaskService:
         for pid in c.runtime.ps(c.id):
             info = resp.processes.add(pid=pid)
             if pid in by_pid:
-                from pyrunc_shim.protos import runc_options_pb2
-                details = runc_options_pb2.ProcessDetails(exec_id=by_pid[pid])
+                details = Package("containerd.runc.v1").ProcessDetails(exec_id=by_pid[pid])
                 info.info.type_url = PROCESS_DETAILS
                 info.info.value = details.SerializeToString()
         return resp

@@ -77,7 +77,8 @@ def _v1_memory_name(key):
 
 
 def collect_v1(paths):
-    from pyrunc_shim.protos import cgroups_v1_pb2 as v1
+    from pyrunc_shim.wire import Package
+    v1 = Package("io.containerd.cgroups.v1")
     m = v1.Metrics()
     d = _v1_dir("pids", paths)
     if d:
@@ -98,7 +99,7 @@ def collect_v1(paths):
         m.cpu.throttling.throttled_time = stat.get("throttled_time", 0)
     d = _v1_dir("memory", paths)
     if d:
-        fields = v1.MemoryStat.DESCRIPTOR.fields_by_name
+        fields = v1.MemoryStat._by_name
         for key, value in _keyed(d, "memory.stat").items():
             name = _v1_memory_name(key)
             if name in fields and name not in ("usage", "swap", "kernel", "kernel_tcp"):
@@ -117,7 +118,8 @@ def collect_v1(paths):
 
 
 def collect_v2(path):
-    from pyrunc_shim.protos import cgroups_v2_pb2 as v2
+    from pyrunc_shim.wire import Package
+    v2 = Package("io.containerd.cgroups.v2")
     d = CGROUP_ROOT + path
     m = v2.Metrics()
     m.pids.current = _int(d, "pids.current")

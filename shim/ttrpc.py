@@ -9,7 +9,9 @@ import socket
 import struct
 import threading
 
-from pyrunc_shim.protos import rpc_pb2
+from pyrunc_shim.wire import Package
+
+rpc = Package("ttrpc")
 
 HEADER = struct.Struct(">IIBB")
 MAX_PAYLOAD = 4 << 20
@@ -116,7 +118,7 @@ class Server:
             conn.close()
 
     def _dispatch(self, conn, lock, sid, payload):
-        req = rpc_pb2.Request.FromString(payload)
+        req = rpc.Request.FromString(payload)
         methods = self.services.get(req.service)
         try:
             if methods is None:
@@ -136,7 +138,7 @@ class Server:
 
     @staticmethod
     def _reply(conn, lock, sid, result):
-        resp = rpc_pb2.Response()
+        resp = rpc.Response()
         if isinstance(result, RpcError):
             resp.status.code = result.code
             resp.status.message = result.message
@@ -191,7 +193,7 @@ class Client:
                 slot[0].set()
 
     def call(self, service, method, request, response_cls, timeout=None, metadata=()):
-        req = rpc_pb2.Request(service=service, method=method, payload=request.SerializeToString())
+        req = rpc.Request(service=service, method=method, payload=request.SerializeToString())
         if timeout:
             req.timeout_nano = int(timeout * 1e9)
         for key, value in metadata:
@@ -214,7 +216,7 @@ class Client:
             raise RpcError(DEADLINE_EXCEEDED, "ttrpc: %s/%s timed out" % (service, method))
         if slot[1] is None:
             raise RpcError(UNAVAILABLE, "ttrpc: closed")
-        resp = rpc_pb2.Response.FromString(slot[1])
+        resp = rpc.Response.FromString(slot[1])
         if resp.status.code != OK:
             raise RpcError(resp.status.code, resp.status.message)
         return response_cls.FromString(resp.payload)

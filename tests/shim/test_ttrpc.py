@@ -7,7 +7,11 @@ import time
 import pytest
 
 from pyrunc_shim import ttrpc
-from pyrunc_shim.protos import rpc_pb2, task_pb2
+from pyrunc_shim.wire import Package
+
+rpc_pb2 = Package("ttrpc")
+task_pb2 = Package("containerd.task.v2")
+Empty = Package("google.protobuf").Empty
 
 
 class Fake:
@@ -22,8 +26,7 @@ class Fake:
         if req.signal == 0:
             raise ttrpc.RpcError(ttrpc.NOT_FOUND, "process already finished")
         self.release.set()
-        from google.protobuf import empty_pb2
-        return empty_pb2.Empty()
+        return Empty()
 
     def State(self, req):
         raise ValueError("boom")
@@ -53,7 +56,6 @@ def test_header_layout():
 
 def test_concurrent_requests_answer_out_of_order(pair):
     client, _ = pair
-    from google.protobuf import empty_pb2
     results = {}
 
     def wait():
@@ -65,7 +67,7 @@ def test_concurrent_requests_answer_out_of_order(pair):
     t.start()
     time.sleep(0.1)
     client.call("containerd.task.v2.Task", "Kill", task_pb2.KillRequest(id="c", signal=9),
-                empty_pb2.Empty, timeout=5)
+                Empty, timeout=5)
     kill_done = time.monotonic()
     t.join(5)
     assert results["wait"].exit_status == 7
@@ -74,10 +76,9 @@ def test_concurrent_requests_answer_out_of_order(pair):
 
 def test_status_errors(pair):
     client, _ = pair
-    from google.protobuf import empty_pb2
     with pytest.raises(ttrpc.RpcError) as err:
         client.call("containerd.task.v2.Task", "Kill", task_pb2.KillRequest(id="c", signal=0),
-                    empty_pb2.Empty, timeout=5)
+                    Empty, timeout=5)
     assert err.value.code == ttrpc.NOT_FOUND and "already finished" in err.value.message
     with pytest.raises(ttrpc.RpcError) as err:
         client.call("containerd.task.v2.Task", "State", task_pb2.StateRequest(id="c"),

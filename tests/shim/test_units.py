@@ -9,7 +9,12 @@ import pytest
 from pyrunc_shim import io as shim_io
 from pyrunc_shim import options
 from pyrunc_shim.__main__ import parse_flags
-from pyrunc_shim.protos import events_pb2, runc_options_pb2, runtimeoptions_pb2, task_pb2
+from pyrunc_shim.wire import Package
+
+events_pb2 = Package("containerd.events")
+runtimeoptions_pb2 = Package("runtimeoptions.v1")
+runc_options_pb2 = Package("containerd.runc.v1")
+task_pb2 = Package("containerd.task.v2")
 from pyrunc_shim.ttrpc import RpcError
 
 
