@@ -27,7 +27,7 @@ def _redirect_stderr():
     os.close(fd)
 
 
-def serve(flags):
+def serve(flags, listener=None):
     reaper_mod.block_signals()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     _set_subreaper()
@@ -35,7 +35,8 @@ def serve(flags):
     from pyrunc_shim.events import Publisher
     from pyrunc_shim.service import TaskService
     from pyrunc_shim.ttrpc import Server
-    listener = socket.socket(fileno=3)
+    if listener is None:  # started as a separate process: the listener is fd 3
+        listener = socket.socket(fileno=3)
     address = listener.getsockname()
     reaper = reaper_mod.Reaper()
     publisher = Publisher(os.environ.get("TTRPC_ADDRESS", ""), flags.namespace)

@@ -1,17 +1,18 @@
 """The short-lived shim actions: `start` (spawn or reuse a daemon) and `delete` (clean up)."""
-import hashlib
-import json
 import os
-import socket
 import sys
 import time
 
 SOCKET_DIR = "/run/containerd/s"
+# Written by the daemon once the container is deleted and unmounted: the delete action,
+# which containerd runs (and waits for) after every shim exit, then has nothing to do.
+DELETED_MARKER = ".pyrunc-shim-deleted"
 GROUP_ANNOTATIONS = ("io.containerd.runc.v2.group", "io.kubernetes.cri.sandbox-id")
 
 
 def group_id(bundle, cid):
     """Containers of one pod share a shim: they are grouped by the sandbox annotation."""
+    import json
     try:
         with open(os.path.join(bundle, "config.json")) as f:
             annotations = json.load(f).get("annotations") or {}
@@ -23,8 +24,16 @@ def group_id(bundle, cid):
     return cid
 
 
+def _sha256(data):
+    try:
+        from _sha256 import sha256  # builtin: avoids loading OpenSSL on every start
+    except ImportError:
+        from hashlib import sha256
+    return sha256(data)
+
+
 def socket_address(containerd_address, namespace, group, socket_dir=SOCKET_DIR):
-    digest = hashlib.sha256(("%s/%s/%s" % (containerd_address, namespace, group)).encode())
+    digest = _sha256(("%s/%s/%s" % (containerd_address, namespace, group)).encode())
     return "unix://%s/%s" % (socket_dir, digest.hexdigest())
 
 
@@ -33,6 +42,7 @@ def _path(address):
 
 
 def _alive(path):
+    import socket
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.connect(path)
@@ -45,6 +55,7 @@ def _alive(path):
 
 def _listen(address):
     path = _path(address)
+    import socket
     os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)  # 0600 from the start: no window where others may connect
@@ -89,21 +100,35 @@ def start(flags):
         os.unlink(path)
     if type_url or value:
         # Kept for the daemon: containerd 2.3 sends options only here.
+        import json
         with open(os.path.join(bundle, "shim-options.json"), "wb") as f:
             f.write(json.dumps({"type_url": type_url, "value": value.hex()}).encode())
     listener = _listen(address)
-    from pyrunc_shim.spawn import spawn
-    argv = [sys.executable, os.path.abspath(sys.argv[0]), "-namespace", flags.namespace,
-            "-id", flags.id, "-address", flags.address]
-    if flags.debug:
-        argv.append("-debug")
-    devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
-    pid = spawn(argv, {0: devnull, 1: devnull, 2: devnull, 3: listener.fileno()}, setpgroup=0)
+    pid = _fork_daemon(flags, listener)
     listener.close()
     _adjust_oom(pid)
     if params is None and type_url:
         _join_shim_cgroup(pid, type_url, value)
     return _reply(bundle, address, params)
+
+
+def _fork_daemon(flags, listener):
+    """The daemon is a fork, not a fresh interpreter: containerd's first request waits for it,
+    and a fork skips interpreter start-up and the imports done so far."""
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        os.setpgid(0, 0)
+        devnull = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1, 2):  # containerd reads start's stdout until EOF
+            os.dup2(devnull, fd)
+        os.close(devnull)
+        from pyrunc_shim.daemon import serve
+        serve(flags, listener)
+    finally:
+        os._exit(1)
 
 
 def _adjust_oom(pid):
@@ -150,9 +175,25 @@ def _reply(bundle, address, params):
 
 def delete(flags):
     """After a shim is gone: force-delete the container, unmount, report SIGKILL status."""
-    from pyrunc_shim.options import Options
-    from pyrunc_shim.wire import message_class
     bundle = flags.bundle or os.getcwd()
+    if not os.path.exists(os.path.join(bundle, DELETED_MARKER)):
+        _force_delete(flags, bundle)
+    pid = 0
+    try:
+        with open(os.path.join(bundle, "init.pid")) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError):
+        pass
+    from pyrunc_shim.wire import message_class
+    resp = message_class("containerd.task.v2.DeleteResponse")(pid=pid, exit_status=137)
+    resp.exited_at.FromNanoseconds(time.time_ns())
+    sys.stdout.buffer.write(resp.SerializeToString())
+    sys.stdout.buffer.flush()
+    return 0
+
+
+def _force_delete(flags, bundle):
+    from pyrunc_shim.options import Options
     try:
         with open(os.path.join(bundle, "options.json")) as f:
             opts = Options.from_json(f.read())
@@ -172,14 +213,3 @@ def delete(flags):
         sys.stderr.write("pyrunc shim delete: %s\n" % err)
     from pyrunc_shim.mounts import unmount_all
     unmount_all(os.path.join(bundle, "rootfs"))
-    pid = 0
-    try:
-        with open(os.path.join(bundle, "init.pid")) as f:
-            pid = int(f.read().strip())
-    except (OSError, ValueError):
-        pass
-    resp = message_class("containerd.task.v2.DeleteResponse")(pid=pid, exit_status=137)
-    resp.exited_at.FromNanoseconds(time.time_ns())
-    sys.stdout.buffer.write(resp.SerializeToString())
-    sys.stdout.buffer.flush()
-    return 0

@@ -6,6 +6,7 @@ import threading
 from pyrunc_shim import options as options_mod
 from pyrunc_shim.events import Publisher
 from pyrunc_shim.io import ProcessIO
+from pyrunc_shim.manager import DELETED_MARKER
 from pyrunc_shim.process import Exec, Init
 from pyrunc_shim.runtime_client import Runtime, find_binary
 from pyrunc_shim.ttrpc import (ALREADY_EXISTS, FAILED_PRECONDITION, NOT_FOUND, UNIMPLEMENTED,
@@ -283,6 +284,11 @@ class TaskService:
         if c.rootfs:
             from pyrunc_shim import mounts
             mounts.unmount_all(c.rootfs)
+        try:
+            with open(os.path.join(c.bundle, DELETED_MARKER), "w"):
+                pass
+        except OSError:
+            pass
         resp = self._delete_response(p)
         self.events.publish("TaskDelete", container_id=c.id, pid=p.pid,
                             exit_status=resp.exit_status, exited_at=p.exited_at or 0, id=c.id)

@@ -24,7 +24,7 @@ def make_shim_bin(bindir, pkg_root):
         return os.path.abspath(given)
     path = os.path.join(bindir, "containerd-shim-pyrunc-v1")
     with open(path, "w") as f:
-        f.write("#!%s -I\nimport sys\nsys.path.insert(0, %r)\n"
+        f.write("#!%s -IS\nimport sys\nsys.path.insert(0, %r)\n"
                 "from pyrunc_shim.__main__ import main\nsys.exit(main())\n" % (sys.executable, pkg_root))
     os.chmod(path, 0o755)
     return path
@@ -123,7 +123,7 @@ class Containerd:
                     argv = f.read().split(b"\0")
             except OSError:
                 continue
-            if any(b"containerd-shim" in a for a in argv[:2]) and self.address.encode() in argv:
+            if any(b"containerd-shim" in a for a in argv[:3]) and self.address.encode() in argv:
                 pids.append(int(entry))
         return pids
 
