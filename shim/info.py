@@ -1,5 +1,4 @@
 """`-info`: describe the shim and, through `features`, the runtime (containerd 2.x asks)."""
-import json
 import sys
 
 
@@ -22,7 +21,8 @@ def info(flags):
     status, out = run_output([find_binary(opts.binary), "features"])
     if status == 0:
         try:
-            json.loads(out)
+            from pyrunc_shim.jsonlite import loads
+            loads(out)
             resp.features.type_url = "types.containerd.io/opencontainers/runtime-spec/1/features/Features"
             resp.features.value = out
         except ValueError:

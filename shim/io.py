@@ -76,6 +76,44 @@ def _console_dir():
     return path
 
 
+def open_fifo_writer(path, timeout=30.0):
+    """Opens the client's output FIFO once its reader is there, before Create/Exec returns.
+
+    Data written while no reader has the FIFO open is dropped when our end closes, and the
+    client cancels reader opens still pending when it deletes the task: a fast container's
+    output would be lost. A non-blocking retry loop bounds the wait."""
+    import time
+    delay, deadline = 0.0005, time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            os.set_blocking(fd, True)
+            return fd
+        except OSError as err:
+            if err.errno != 6 or time.monotonic() > deadline:  # ENXIO: no reader yet
+                if err.errno == 6:
+                    return os.open(path, os.O_RDWR | os.O_CLOEXEC)  # keep going without one
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def _wait_drained(fd, timeout=1.0):
+    """Closing our last ends discards whatever the client has not read yet if its reader is
+    not open at that moment (see open_fifo_writer): wait, bounded, until it took everything."""
+    import fcntl
+    import termios
+    import time
+    buf = bytearray(4)
+    delay, deadline = 0.0002, time.monotonic() + timeout
+    while True:
+        fcntl.ioctl(fd, termios.FIONREAD, buf)
+        if not any(buf) or time.monotonic() > deadline:
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+
+
 class ConsoleSocket:
     """Where the runtime sends the pty master (one SCM_RIGHTS message, one fd)."""
 
@@ -115,6 +153,8 @@ class ProcessIO:
         self.outputs = []     # copier threads that must drain before Delete completes
         self.stop_w = None
         self.stdin_keep = None
+        self.stdin_closed = False   # CloseIO may arrive while Start is still opening stdin
+        self.lock = threading.Lock()
         self.stdin_dst = None
         self.console = None
         self.master = None
@@ -177,18 +217,20 @@ class ProcessIO:
         self.child[1], self.child[2] = out_w, err_w
 
     def _output_thread(self, src, path):
-        # Opened before Create/Start returns: the client cancels its pending FIFO opens when it
-        # deletes the task, so a late open would lose a fast container's output. O_RDWR never
-        # blocks and keeps the FIFO usable until the client's reader shows up.
-        dst = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        dst = open_fifo_writer(path)
+        # Our own reader end: the client's reader can vanish for an instant (an interrupted
+        # open(2) is retried), and a write in that instant would fail with EPIPE.
+        keep = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
 
         def copy():
             try:
                 _pump(src, dst)
+                _wait_drained(keep)
             finally:
                 os.close(dst)
+                os.close(keep)
         t = threading.Thread(target=copy, daemon=True)
-        t.dst = dst
+        t.dst = (dst, keep)
         self.outputs.append(t)
 
     # -- after the runtime call
@@ -216,7 +258,12 @@ class ProcessIO:
     def _start_stdin(self):
         src = os.open(self.stdin, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         # A writer of our own keeps the FIFO from reporting EOF before CloseIO.
-        self.stdin_keep = os.open(self.stdin, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        keep = os.open(self.stdin, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with self.lock:
+            if self.stdin_closed:
+                os.close(keep)
+            else:
+                self.stdin_keep = keep
         os.set_blocking(src, True)
         dst = self.stdin_dst
         stop_r, self.stop_w = os.pipe()
@@ -232,7 +279,9 @@ class ProcessIO:
         threading.Thread(target=copy, daemon=True).start()
 
     def close_stdin(self):
-        fd, self.stdin_keep = self.stdin_keep, None
+        with self.lock:
+            self.stdin_closed = True
+            fd, self.stdin_keep = self.stdin_keep, None
         if fd is not None:
             os.close(fd)
 
@@ -252,7 +301,10 @@ class ProcessIO:
     def close(self):
         self.close_stdin()
         if self.stop_w is not None:
-            os.write(self.stop_w, b"x")
+            try:
+                os.write(self.stop_w, b"x")
+            except OSError:  # the stdin copier already finished and closed its end
+                pass
             os.close(self.stop_w)
             self.stop_w = None
         if self.console is not None:
@@ -261,8 +313,9 @@ class ProcessIO:
             os.close(fd)
         self.child.clear()
         for t in self.outputs:
-            if t.ident is None:  # never started (create failed): its FIFO end is still ours
-                os.close(t.dst)
+            if t.ident is None:  # never started (create failed): its FIFO ends are still ours
+                for fd in t.dst:
+                    os.close(fd)
         self.outputs = []
         for fd in self.owned:
             try:

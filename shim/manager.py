@@ -12,11 +12,17 @@ GROUP_ANNOTATIONS = ("io.containerd.runc.v2.group", "io.kubernetes.cri.sandbox-i
 
 def group_id(bundle, cid):
     """Containers of one pod share a shim: they are grouped by the sandbox annotation."""
-    import json
     try:
-        with open(os.path.join(bundle, "config.json")) as f:
-            annotations = json.load(f).get("annotations") or {}
-    except (OSError, ValueError):
+        with open(os.path.join(bundle, "config.json"), "rb") as f:
+            raw = f.read()
+    except OSError:
+        return cid
+    if not any(key.encode() in raw for key in GROUP_ANNOTATIONS):
+        return cid  # the common case needs no JSON parse
+    from pyrunc_shim.jsonlite import loads
+    try:
+        annotations = loads(raw).get("annotations") or {}
+    except ValueError:
         return cid
     for key in GROUP_ANNOTATIONS:
         if annotations.get(key):
@@ -100,9 +106,9 @@ def start(flags):
         os.unlink(path)
     if type_url or value:
         # Kept for the daemon: containerd 2.3 sends options only here.
-        import json
-        with open(os.path.join(bundle, "shim-options.json"), "wb") as f:
-            f.write(json.dumps({"type_url": type_url, "value": value.hex()}).encode())
+        from pyrunc_shim.jsonlite import dumps
+        with open(os.path.join(bundle, "shim-options.json"), "w") as f:
+            f.write(dumps({"type_url": type_url, "value": value.hex()}))
     listener = _listen(address)
     pid = _fork_daemon(flags, listener)
     listener.close()

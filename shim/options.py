@@ -1,6 +1,7 @@
 """Runtime options from containerd: containerd.runc.v1.Options or CRI's runtimeoptions.v1."""
-import json
 import os
+
+from pyrunc_shim.jsonlite import dumps, loads
 
 from pyrunc_shim.ttrpc import INVALID_ARGUMENT, RpcError
 
@@ -35,11 +36,11 @@ class Options:
         return os.path.join(self.root or DEFAULT_ROOT, namespace)
 
     def to_json(self):
-        return json.dumps({k: getattr(self, k) for k in self.__slots__}, sort_keys=True)
+        return dumps({k: getattr(self, k) for k in sorted(self.__slots__)})
 
     @classmethod
     def from_json(cls, text):
-        data = json.loads(text)
+        data = loads(text)
         return cls(**{k: v for k, v in data.items() if k in cls.__slots__})
 
 

@@ -1,6 +1,7 @@
 """Drives a runc-compatible runtime CLI (runc, pyrunc) the way containerd's runc shim does."""
-import json
 import os
+
+from pyrunc_shim.jsonlite import loads
 
 from pyrunc_shim.spawn import run_output, spawn
 from pyrunc_shim.ttrpc import NOT_FOUND, UNKNOWN, RpcError
@@ -32,7 +33,7 @@ def last_error(log_path):
         with open(log_path, "rb") as f:
             for line in f:
                 try:
-                    entry = json.loads(line)
+                    entry = loads(line)
                 except ValueError:
                     continue
                 if isinstance(entry, dict) and entry.get("level") == "error":
@@ -115,7 +116,7 @@ class Runtime:
         self.run(*(["delete", "--force", cid] if force else ["delete", cid]))
 
     def ps(self, cid):
-        return json.loads(self.run("ps", "--format", "json", cid) or b"null") or []
+        return loads(self.run("ps", "--format", "json", cid) or b"null") or []
 
     def update(self, cid, resources_json):
         self.run("update", "--resources", "-", cid, stdin_data=resources_json)

@@ -1,5 +1,5 @@
 """containerd.task.v2/v3 Task service: maps each RPC onto processes, the runtime and events."""
-import json
+import collections
 import os
 import threading
 
@@ -16,6 +16,7 @@ from pyrunc_shim.wire import Package
 pb = Package("containerd.task.v2")
 EMPTY = Package("google.protobuf").Empty()
 PROCESS_DETAILS = "containerd.runc.v1.ProcessDetails"
+OUTPUT_DRAIN_TIMEOUT = 2.0  # output kept open by leftover processes must not stall exits
 
 
 class Container:
@@ -34,9 +35,10 @@ class Container:
 
 
 def _has_private_pidns(bundle):
+    from pyrunc_shim.jsonlite import loads
     try:
-        with open(os.path.join(bundle, "config.json")) as f:
-            spec = json.load(f)
+        with open(os.path.join(bundle, "config.json"), "rb") as f:
+            spec = loads(f.read())
     except (OSError, ValueError):
         return True
     for ns in spec.get("linux", {}).get("namespaces", []) or []:
@@ -58,6 +60,9 @@ class TaskService:
         self.containers = {}
         self.lock = threading.RLock()   # container table and exit ordering; never held across I/O
         self.shutting_down = False
+        self.exits = collections.deque()
+        self.exits_ready = threading.Condition()
+        threading.Thread(target=self._exit_worker, daemon=True).start()
 
     def methods(self):
         names = ("State Create Start Delete Pids Pause Resume Checkpoint Kill Exec ResizePty "
@@ -123,7 +128,23 @@ class TaskService:
             self._report(c, c.init)
 
     def _watch(self, c, proc):
-        self.reaper.watch(proc.pid, lambda status, ts: self._on_exit(c, proc, status, ts))
+        self.reaper.watch(proc.pid, lambda status, ts: self._queue_exit(c, proc, status, ts))
+
+    def _queue_exit(self, c, proc, status, ts):
+        with self.exits_ready:
+            self.exits.append((c, proc, status, ts))
+            self.exits_ready.notify()
+
+    def _exit_worker(self):
+        """Reports exits in reaping order, each once the process's output reached the client:
+        a client deletes the task (and stops reading) as soon as it sees the exit."""
+        while True:
+            with self.exits_ready:
+                while not self.exits:
+                    self.exits_ready.wait()
+                c, proc, status, ts = self.exits.popleft()
+            proc.io.wait(OUTPUT_DRAIN_TIMEOUT)
+            self._on_exit(c, proc, status, ts)
 
     def _end_start(self, c, proc):
         with self.lock:
@@ -342,13 +363,14 @@ class TaskService:
             raise RpcError(NOT_FOUND, "container %s: container not created" % req.id)
         if c.init.exited:
             raise RpcError(FAILED_PRECONDITION, "container %s is stopped" % req.id)
+        from pyrunc_shim.jsonlite import dumps, loads
         try:
-            spec = json.loads(req.spec.value or b"{}")
+            spec = loads(req.spec.value or b"{}")
         except ValueError as err:
             raise RpcError(UNKNOWN, "exec spec: %s" % err) from None
         spec["terminal"] = req.terminal
         io = ProcessIO(req.stdin, req.stdout, req.stderr, req.terminal, 0, 0, req.id, self.namespace)
-        e = Exec(req.exec_id, json.dumps(spec).encode(), io, req.stdin, req.stdout, req.stderr,
+        e = Exec(req.exec_id, dumps(spec).encode(), io, req.stdin, req.stdout, req.stderr,
                  req.terminal)
         with self.lock:
             if req.exec_id in c.execs:

@@ -117,3 +117,18 @@ def test_version_flag():
     res = subprocess.run([sys.executable, "-c", "import sys; from pyrunc_shim.__main__ import main; "
                           "sys.exit(main())", "-v"], capture_output=True, env=env, timeout=30)
     assert res.returncode == 0 and b"containerd-shim-pyrunc-v1" in res.stdout
+
+
+def test_jsonlite_matches_json():
+    import json
+    from pyrunc_shim import jsonlite
+    doc = {"ociVersion": "1.0.2", "process": {"args": ["sh", "-c", "echo \"hi\"\n"], "terminal": False,
+           "user": {"uid": 0}, "env": ["PATH=/bin", "ü=ß"]}, "n": None, "f": 1.5, "neg": -3,
+           "linux": {"namespaces": [{"type": "pid"}, {"type": "mount", "path": ""}]}}
+    text = jsonlite.dumps(doc)
+    assert json.loads(text) == doc
+    assert jsonlite.loads(json.dumps(doc, indent=2)) == doc
+    assert jsonlite.loads(b" [1, 2]\n") == [1, 2]
+    for bad in ("", "{", "[1] x", "{'a': 1}"):
+        with pytest.raises(ValueError):
+            jsonlite.loads(bad)
