@@ -1,19 +1,11 @@
 """The long-lived shim: serves the task API on fd 3 and reaps every child."""
 import os
-import signal
-import socket
 import threading
 
+import _signal
+
 from pyrunc_shim import reaper as reaper_mod
-
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def _set_subreaper():
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+from pyrunc_shim.libc import set_child_subreaper
 
 
 def _redirect_stderr():
@@ -29,14 +21,15 @@ def _redirect_stderr():
 
 def serve(flags, listener=None):
     reaper_mod.block_signals()
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    _set_subreaper()
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
+    set_child_subreaper()
     _redirect_stderr()
     from pyrunc_shim.events import Publisher
     from pyrunc_shim.service import TaskService
     from pyrunc_shim.ttrpc import Server
     if listener is None:  # started as a separate process: the listener is fd 3
-        listener = socket.socket(fileno=3)
+        from pyrunc_shim.usock import Socket
+        listener = Socket(fileno=3)
     address = listener.getsockname()
     reaper = reaper_mod.Reaper()
     publisher = Publisher(os.environ.get("TTRPC_ADDRESS", ""), flags.namespace)
@@ -46,7 +39,7 @@ def serve(flags, listener=None):
 
     def after_shutdown():
         if service.shutting_down:
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), _signal.SIGTERM)
 
     server.after_response = after_shutdown
     threading.Thread(target=server.serve, args=(listener,), daemon=True).start()

@@ -6,8 +6,9 @@ a console socket and the same copiers run against the master.
 """
 import os
 import select
-import socket
 import threading
+
+from pyrunc_shim import usock
 
 from pyrunc_shim.ttrpc import INVALID_ARGUMENT, RpcError
 
@@ -120,16 +121,18 @@ class ConsoleSocket:
     def __init__(self):
         self.dir = _console_dir()
         self.path = os.path.join(self.dir, "pty.sock")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock = usock.Socket()
         self.sock.bind(self.path)
         self.sock.listen(1)
 
     def receive(self, timeout=30.0):
         self.sock.settimeout(timeout)
         conn, _ = self.sock.accept()
-        with conn:
+        try:
             conn.settimeout(timeout)
-            _, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+            _, fds = usock.recv_fds(conn, 4096, 1)
+        finally:
+            conn.close()
         if len(fds) != 1:
             raise RpcError(INVALID_ARGUMENT, "console socket: expected exactly one fd")
         return fds[0]
@@ -327,9 +330,9 @@ class ProcessIO:
             self._stop_logger()
 
     def _stop_logger(self):
-        import signal
+        import _signal
         pid, self.logger_pid = self.logger_pid, None
         try:
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, _signal.SIGTERM)
         except ProcessLookupError:
             pass

@@ -48,8 +48,8 @@ def _path(address):
 
 
 def _alive(path):
-    import socket
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    from pyrunc_shim.usock import Socket
+    s = Socket()
     try:
         s.connect(path)
         return True
@@ -61,9 +61,9 @@ def _alive(path):
 
 def _listen(address):
     path = _path(address)
-    import socket
+    from pyrunc_shim.usock import Socket
     os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = Socket()
     old = os.umask(0o177)  # 0600 from the start: no window where others may connect
     try:
         sock.bind(path)

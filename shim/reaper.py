@@ -6,9 +6,10 @@ reaped here and its exit dispatched to whoever watches that pid. Exits nobody wa
 are kept, because a process can die before the code that started it learns its pid.
 """
 import os
-import signal
 import threading
 import time
+
+import _signal as signal  # the signal module imports enum (~2 ms) for its IntEnums
 
 KEEP_UNCLAIMED = 1024
 

@@ -1,7 +1,8 @@
 """Process creation without subprocess: posix_spawn is cheaper to import and to run (vfork),
 and never waits on its own, so every exit goes through the reaper."""
 import os
-import signal
+
+import _signal as signal  # see reaper.py
 
 # Python ignores SIGPIPE and SIGXFSZ; ignored dispositions survive exec, so restore them.
 RESET_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD, signal.SIGTERM, signal.SIGINT)

@@ -5,9 +5,10 @@ keeps a Wait outstanding while it sends Kill/State on the same connection. Write
 serialised by a per-connection lock so frames never interleave.
 """
 import os
-import socket
 import struct
 import threading
+
+from pyrunc_shim import usock
 
 from pyrunc_shim.wire import Package
 
@@ -88,7 +89,7 @@ class Server:
     def _peer_allowed(self, conn):
         if not self.check_peer:
             return True
-        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        creds = conn.getsockopt(usock.SOL_SOCKET, usock.SO_PEERCRED, struct.calcsize("3i"))
         _, uid, gid = struct.unpack("3i", creds)
         return uid == os.geteuid() and gid == os.getegid()
 
@@ -165,7 +166,7 @@ class Client:
 
     @classmethod
     def connect(cls, path, timeout=5.0):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = usock.Socket()
         sock.settimeout(timeout)
         sock.connect(path.replace("unix://", "", 1))
         sock.settimeout(None)
@@ -224,7 +225,7 @@ class Client:
     def close(self):
         self.closed = True
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.shutdown(usock.SHUT_RDWR)
         except OSError:
             pass
         self.sock.close()
