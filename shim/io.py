@@ -12,6 +12,7 @@ from pyrunc_shim import usock
 
 from pyrunc_shim.ttrpc import INVALID_ARGUMENT, RpcError
 
+LOGGER_READY_TIMEOUT = 10.0
 _counter = [0]
 _counter_lock = threading.Lock()
 
@@ -212,11 +213,20 @@ class ProcessIO:
                 os.close(fd)
         try:
             # binary:// is ready on EOF or a byte; binary-v2:// must send the byte.
-            got = os.read(ready_r, 1)
+            ready = select.select([ready_r], [], [], LOGGER_READY_TIMEOUT)[0]
+            got = os.read(ready_r, 1) if ready else b""
         finally:
             os.close(ready_r)
-        if kind == "binary-v2" and not got:
-            raise RpcError(INVALID_ARGUMENT, "logging binary %s exited before it was ready" % path)
+        if not ready or (kind == "binary-v2" and not got):
+            os.close(out_w)
+            os.close(err_w)
+            import _signal
+            try:
+                os.kill(self.logger_pid, _signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.logger_pid = None
+            raise RpcError(INVALID_ARGUMENT, "logging binary %s did not get ready" % path)
         self.child[1], self.child[2] = out_w, err_w
 
     def _output_thread(self, src, path):
@@ -329,10 +339,17 @@ class ProcessIO:
         if self.logger_pid:
             self._stop_logger()
 
-    def _stop_logger(self):
+    def _stop_logger(self, timeout=12.0):
+        """The logger sees EOF once the container's ends are closed and should finish on its
+        own; it gets SIGTERM only if it takes too long (the reaper collects it either way)."""
         import _signal
+        import time
         pid, self.logger_pid = self.logger_pid, None
+        deadline = time.monotonic() + timeout
         try:
+            while time.monotonic() < deadline:
+                os.kill(pid, 0)
+                time.sleep(0.01)
             os.kill(pid, _signal.SIGTERM)
         except ProcessLookupError:
             pass

@@ -132,3 +132,65 @@ def test_jsonlite_matches_json():
     for bad in ("", "{", "[1] x", "{'a': 1}"):
         with pytest.raises(ValueError):
             jsonlite.loads(bad)
+
+
+def _run_shim(args, stdin=b"", cwd=None, env_extra=None):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    env.pop("TTRPC_ADDRESS", None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-c", "import sys; from pyrunc_shim.__main__ import main; "
+                           "sys.exit(main())"] + args, input=stdin, capture_output=True, env=env,
+                          cwd=cwd, timeout=30)
+
+
+def test_start_with_bootstrap_params_then_shutdown(tmp_path):
+    """containerd >= 2.3 handshake: BootstrapParams in, BootstrapResult out; the daemon it
+    leaves behind serves ttrpc (both task service names) and exits on Shutdown."""
+    from pyrunc_shim import ttrpc
+    from pyrunc_shim.wire import message_class
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "config.json").write_text('{"annotations": {}}')
+    import shutil
+    import tempfile
+    sockets = tempfile.mkdtemp(prefix="ps-", dir="/tmp")  # sun_path is limited to 108 bytes
+    request_cleanup = lambda: shutil.rmtree(sockets, ignore_errors=True)  # noqa: E731
+    params = message_class("containerd.runtime.bootstrap.v1.BootstrapParams")(
+        instance_id="c1", namespace="ns1", containerd_ttrpc_address="",
+        socket_dir=str(sockets))
+    res = _run_shim(["-namespace", "ns1", "-id", "c1", "-address", "/run/x.sock", "start"],
+                    stdin=params.SerializeToString(), cwd=bundle)
+    assert res.returncode == 0, res.stderr
+    result = message_class("containerd.runtime.bootstrap.v1.BootstrapResult").FromString(res.stdout)
+    assert result.protocol == "ttrpc" and result.version == 2
+    assert result.address.startswith("unix://%s/" % sockets)
+    assert (bundle / "address").read_text() == result.address
+    client = ttrpc.Client.connect(result.address)
+    try:
+        conn = client.call("containerd.task.v3.Task", "Connect", task_pb2.ConnectRequest(id="c1"),
+                           task_pb2.ConnectResponse, timeout=10)
+        assert conn.shim_pid > 0 and conn.task_pid == 0
+        client.call("containerd.task.v2.Task", "Shutdown", task_pb2.ShutdownRequest(id="c1"),
+                    Package("google.protobuf").Empty, timeout=10)
+    finally:
+        client.close()
+    import time
+    path = result.address[len("unix://"):]
+    deadline = time.monotonic() + 10
+    while os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not os.path.exists(path)
+    request_cleanup()
+
+
+def test_info_reports_runtime_features(tmp_path):
+    fake = tmp_path / "fakeruntime"
+    fake.write_text('#!/bin/sh\necho \'{"ociVersionMin": "1.0.0", "ociVersionMax": "1.3.0"}\'\n')
+    fake.chmod(0o755)
+    res = _run_shim(["-info"], env_extra={"PYRUNC_SHIM_RUNTIME": str(fake)})
+    assert res.returncode == 0, res.stderr
+    from pyrunc_shim.wire import message_class
+    info = message_class("containerd.types.RuntimeInfo").FromString(res.stdout)
+    assert info.name == "io.containerd.pyrunc.v1"
+    assert info.features.type_url.endswith("/features/Features")
+    assert b"ociVersionMax" in info.features.value
