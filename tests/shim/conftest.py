@@ -18,9 +18,12 @@ def _package_root():
         return None
     except ImportError:
         pass
+    import atexit
+    import shutil
     root = tempfile.mkdtemp(prefix="pyrunc-shim-pkg-")
     os.symlink(SHIM_SRC, os.path.join(root, "pyrunc_shim"))
     sys.path.insert(0, root)
+    atexit.register(shutil.rmtree, root, True)
     return root
 
 
@@ -43,8 +46,6 @@ def workdir():
     yield path
     helpers.unmount_under(path)
     shutil.rmtree(path, ignore_errors=True)
-    if PKG_ROOT:
-        shutil.rmtree(PKG_ROOT, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

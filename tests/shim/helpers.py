@@ -76,6 +76,7 @@ class Containerd:
         self.shim_bin = shim_bin
         self.namespace = "pyrunc-shim-test"
         self.address = os.path.join(base, "c.sock")
+        self.fifo_dir = os.path.join(base, "fifo")
         self.proc = None
 
     def start(self):
@@ -100,9 +101,18 @@ class Containerd:
             time.sleep(0.05)
         raise RuntimeError("containerd did not come up")
 
+    def argv(self, *args):
+        """ctr command line; IO FIFOs go to our directory, not /run/containerd/fifo (ctr leaves
+        them behind when it is killed or the task is detached)."""
+        args = list(args)
+        if args[:1] == ["run"]:
+            args[1:1] = ["--fifo-dir", self.fifo_dir]
+        elif args[:2] == ["task", "exec"]:
+            args[2:2] = ["--fifo-dir", self.fifo_dir]
+        return ["ctr", "--address", self.address, "-n", self.namespace] + args
+
     def ctr(self, *args, check=True, timeout=60, input=None):
-        res = subprocess.run(["ctr", "--address", self.address, "-n", self.namespace] + list(args),
-                             capture_output=True, timeout=timeout, input=input)
+        res = subprocess.run(self.argv(*args), capture_output=True, timeout=timeout, input=input)
         if check and res.returncode != 0:
             raise AssertionError("ctr %s failed (%d): %s%s" % (" ".join(args), res.returncode,
                                  res.stdout.decode(errors="replace"), res.stderr.decode(errors="replace")))
@@ -138,7 +148,19 @@ class Containerd:
         for line in self.ctr("containers", "ls", "-q", check=False).stdout.decode().split():
             self.ctr("containers", "rm", line, check=False)
 
+    def shim_sockets(self):
+        state = os.path.join(self.base, "state", "io.containerd.runtime.v2.task", self.namespace)
+        paths = []
+        for cid in os.listdir(state) if os.path.isdir(state) else ():
+            try:
+                with open(os.path.join(state, cid, "address")) as f:
+                    paths.append(f.read().replace("unix://", "", 1))
+            except OSError:
+                pass
+        return paths
+
     def stop(self):
+        sockets = self.shim_sockets()
         try:
             self.cleanup_containers()
             for line in self.ctr("images", "ls", "-q", check=False).stdout.decode().split():
@@ -156,9 +178,24 @@ class Containerd:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+            for path in sockets:  # a killed shim cannot remove its own socket
+                remove_dead_socket(path)
             self.log.close()
             unmount_under(self.base)
             remove_cgroups(CGROUP_PARENT)
+
+
+def remove_dead_socket(path):
+    import socket
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path)
+    except FileNotFoundError:
+        return
+    except OSError:
+        os.unlink(path)
+    finally:
+        s.close()
 
 
 def unmount_under(base):

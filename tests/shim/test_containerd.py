@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import needs_root
-from helpers import CGROUP_PARENT, wait_for
+from helpers import CGROUP_PARENT, remove_dead_socket, wait_for
 
 pytestmark = needs_root
 _ids = itertools.count()
@@ -78,9 +78,9 @@ def test_image_overlay_rootfs(ctd, image):
 
 def test_tty_and_resize(ctd, rootfs):
     cid = new_id("tty")
-    cmd = ("stty cols 77 rows 22; ctr --address %s -n %s run --rm -t --runtime %s --cgroup %s/%s "
-           "--rootfs %s %s /bin/sh -c 'sleep 0.5; stty size; tty; exit 4'"
-           % (ctd.address, ctd.namespace, ctd.shim_bin, CGROUP_PARENT, cid, rootfs, cid))
+    cmd = ("stty cols 77 rows 22; ctr --address %s -n %s run --fifo-dir %s --rm -t --runtime %s "
+           "--cgroup %s/%s --rootfs %s %s /bin/sh -c 'sleep 0.5; stty size; tty; exit 4'"
+           % (ctd.address, ctd.namespace, ctd.fifo_dir, ctd.shim_bin, CGROUP_PARENT, cid, rootfs, cid))
     res = in_pty(cmd)
     assert res.returncode == 4, res.stdout
     assert b"22 77" in res.stdout
@@ -95,8 +95,9 @@ def test_exec_plain_and_tty(ctd, rootfs):
         assert res.returncode == 5 and b"from-exec" in res.stdout
         res = ctd.ctr("task", "exec", "--exec-id", "e2", cid, "/bin/cat", input=b"piped-stdin\n")
         assert res.stdout == b"piped-stdin\n"
-        res = in_pty("stty cols 50 rows 10; ctr --address %s -n %s task exec -t --exec-id e3 %s "
-                     "/bin/sh -c 'sleep 0.3; tty; stty size'" % (ctd.address, ctd.namespace, cid))
+        res = in_pty("stty cols 50 rows 10; ctr --address %s -n %s task exec --fifo-dir %s -t "
+                     "--exec-id e3 %s /bin/sh -c 'sleep 0.3; tty; stty size'"
+                     % (ctd.address, ctd.namespace, ctd.fifo_dir, cid))
         assert res.returncode == 0, res.stdout
         assert b"/dev/pts/" in res.stdout and b"10 50" in res.stdout
     finally:
@@ -106,8 +107,7 @@ def test_exec_plain_and_tty(ctd, rootfs):
 def test_ps_lists_init_and_exec(ctd, rootfs):
     cid = start_sleeper(ctd, rootfs)
     try:
-        proc = subprocess.Popen(["ctr", "--address", ctd.address, "-n", ctd.namespace, "task",
-                                 "exec", "--exec-id", "sleepy", cid, "/bin/sleep", "30"],
+        proc = subprocess.Popen(ctd.argv("task", "exec", "--exec-id", "sleepy", cid, "/bin/sleep", "30"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             out = wait_for(lambda: (lambda o: o if b"sleepy" in o else None)(
@@ -123,8 +123,8 @@ def test_ps_lists_init_and_exec(ctd, rootfs):
 
 def test_kill_reports_signal_exit(ctd, rootfs):
     cid = new_id("k")
-    proc = subprocess.Popen(["ctr", "--address", ctd.address, "-n", ctd.namespace]
-                            + run_args(ctd, cid) + ["--rm", "--rootfs", rootfs, cid, "/bin/sleep", "1000"],
+    proc = subprocess.Popen(ctd.argv(*run_args(ctd, cid), "--rm", "--rootfs", rootfs, cid,
+                                     "/bin/sleep", "1000"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert wait_for(lambda: ctd.tasks().get(cid, (0, ""))[1] == "RUNNING")
@@ -172,6 +172,7 @@ def test_delete_cleans_bundle_and_mounts(ctd, image):
 def test_shim_killed_then_containerd_cleans_up(ctd, rootfs):
     cid = start_sleeper(ctd, rootfs)
     init_pid = ctd.tasks()[cid][0]
+    sockets = ctd.shim_sockets()
     shims = [p for p in ctd.shim_pids() if _cmdline_has(p, cid)]
     assert len(shims) == 1
     os.kill(shims[0], signal.SIGKILL)
@@ -180,6 +181,8 @@ def test_shim_killed_then_containerd_cleans_up(ctd, rootfs):
     assert wait_for(lambda: ctd.tasks().get(cid, (0, "STOPPED"))[1] == "STOPPED", timeout=20)
     ctd.ctr("task", "rm", cid, check=False)
     ctd.ctr("containers", "rm", cid)
+    for path in sockets:
+        remove_dead_socket(path)
 
 
 def _cmdline_has(pid, word):
@@ -200,9 +203,8 @@ def _zombie(pid):
 
 def test_twenty_containers_at_once(ctd, rootfs):
     ids = [new_id("m") for _ in range(20)]
-    procs = [subprocess.Popen(["ctr", "--address", ctd.address, "-n", ctd.namespace]
-                              + run_args(ctd, cid) + ["--rm", "--rootfs", rootfs, cid,
-                                                      "/bin/echo", cid],
+    procs = [subprocess.Popen(ctd.argv(*run_args(ctd, cid), "--rm", "--rootfs", rootfs, cid,
+                                       "/bin/echo", cid),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for cid in ids]
     results = [(p.communicate(timeout=120), p.returncode) for p in procs]
     for cid, ((out, err), rc) in zip(ids, results):

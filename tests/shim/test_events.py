@@ -33,8 +33,7 @@ def test_event_order_with_exec_and_init_exit(ctd, rootfs):
     cid = new_id("ev")
     ev = Events(ctd)
     start_sleeper(ctd, rootfs, cid)
-    proc = subprocess.Popen(["ctr", "--address", ctd.address, "-n", ctd.namespace, "task", "exec",
-                             "--exec-id", "bg", cid, "/bin/sleep", "100"],
+    proc = subprocess.Popen(ctd.argv("task", "exec", "--exec-id", "bg", cid, "/bin/sleep", "100"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert wait_for(lambda: b"bg" in ctd.ctr("task", "ps", cid).stdout)
