@@ -1,6 +1,6 @@
 """The long-lived shim: serves the task API on fd 3 and reaps every child."""
 import os
-import threading
+from pyrunc_shim import threads
 
 import _signal
 
@@ -42,7 +42,7 @@ def serve(flags, listener=None):
             os.kill(os.getpid(), _signal.SIGTERM)
 
     server.after_response = after_shutdown
-    threading.Thread(target=server.serve, args=(listener,), daemon=True).start()
+    threads.Thread(target=server.serve, args=(listener,), daemon=True).start()
     reaper_mod.run(reaper)
     publisher.flush()
     try:

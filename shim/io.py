@@ -6,7 +6,7 @@ a console socket and the same copiers run against the master.
 """
 import os
 import select
-import threading
+from pyrunc_shim import threads
 
 from pyrunc_shim import usock
 
@@ -14,7 +14,7 @@ from pyrunc_shim.ttrpc import INVALID_ARGUMENT, RpcError
 
 LOGGER_READY_TIMEOUT = 10.0
 _counter = [0]
-_counter_lock = threading.Lock()
+_counter_lock = threads.Lock()
 
 
 def parse_uri(path):
@@ -158,7 +158,7 @@ class ProcessIO:
         self.stop_w = None
         self.stdin_keep = None
         self.stdin_closed = False   # CloseIO may arrive while Start is still opening stdin
-        self.lock = threading.Lock()
+        self.lock = threads.Lock()
         self.stdin_dst = None
         self.console = None
         self.master = None
@@ -242,7 +242,7 @@ class ProcessIO:
             finally:
                 os.close(dst)
                 os.close(keep)
-        t = threading.Thread(target=copy, daemon=True)
+        t = threads.Thread(target=copy, daemon=True)
         t.dst = (dst, keep)
         self.outputs.append(t)
 
@@ -289,7 +289,7 @@ class ProcessIO:
                 os.close(stop_r)
                 if dst != self.master:
                     os.close(dst)
-        threading.Thread(target=copy, daemon=True).start()
+        threads.Thread(target=copy, daemon=True).start()
 
     def close_stdin(self):
         with self.lock:

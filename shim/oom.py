@@ -1,6 +1,6 @@
 """OOM notifications (cgroup v1): an eventfd registered on memory.oom_control."""
 import os
-import threading
+from pyrunc_shim import threads
 
 from pyrunc_shim.stats import CGROUP_ROOT, proc_cgroups, unified
 
@@ -9,7 +9,7 @@ class Watch:
     def __init__(self, efd, ctl_fd, cgroup_dir, callback):
         self.efd, self.ctl_fd, self.dir, self.callback = efd, ctl_fd, cgroup_dir, callback
         self.closed = False
-        threading.Thread(target=self._run, daemon=True).start()
+        threads.Thread(target=self._run, daemon=True).start()
 
     def _run(self):
         try:

@@ -3,7 +3,7 @@
 Each state accepts only the operations that are legal in it and names the next state, so
 an illegal call (pause a stopped task, start twice) becomes FailedPrecondition in one place.
 """
-import threading
+from pyrunc_shim import threads
 
 from pyrunc_shim.ttrpc import FAILED_PRECONDITION, NOT_FOUND, RpcError
 
@@ -21,7 +21,7 @@ class Process:
         self.exit_status = 0
         self.exited_at = 0          # ns since the epoch, 0 while running
         self.exited = False         # reaped
-        self.reported = threading.Event()  # TaskExit queued: Wait may return
+        self.reported = threads.Event()  # TaskExit queued: Wait may return
         self.starting = False       # an exit now must wait for the start event
         self.pending_exit = False
 
@@ -152,8 +152,8 @@ class Init(Process):
         self.bundle = bundle
         self.runtime = runtime
         self.state = Created()
-        self.lock = threading.Lock()  # serialises runtime transitions, never held by the reaper
-        self.state_lock = threading.Lock()  # only guards the swap, so the reaper never waits long
+        self.lock = threads.Lock()  # serialises runtime transitions, never held by the reaper
+        self.state_lock = threads.Lock()  # only guards the swap, so the reaper never waits long
 
     @property
     def status(self):

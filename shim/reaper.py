@@ -6,7 +6,7 @@ reaped here and its exit dispatched to whoever watches that pid. Exits nobody wa
 are kept, because a process can die before the code that started it learns its pid.
 """
 import os
-import threading
+from pyrunc_shim import threads
 import time
 
 import _signal as signal  # the signal module imports enum (~2 ms) for its IntEnums
@@ -22,7 +22,7 @@ def exit_status(status):
 
 class Reaper:
     def __init__(self):
-        self.lock = threading.Lock()
+        self.lock = threads.Lock()
         self.watchers = {}
         self.unclaimed = {}
 
@@ -37,7 +37,7 @@ class Reaper:
 
     def wait(self, pid, timeout=None):
         """Blocks the calling thread until pid exits; returns its status (128+sig if signalled)."""
-        done = threading.Event()
+        done = threads.Event()
         result = []
 
         def on_exit(status, ts):

@@ -1,7 +1,7 @@
 """containerd.task.v2/v3 Task service: maps each RPC onto processes, the runtime and events."""
-import collections
+from _collections import deque  # the collections package costs ~2 ms to import
 import os
-import threading
+from pyrunc_shim import threads
 
 from pyrunc_shim import options as options_mod
 from pyrunc_shim.events import Publisher
@@ -58,11 +58,11 @@ class TaskService:
         self.events = publisher
         self.namespace = namespace
         self.containers = {}
-        self.lock = threading.RLock()   # container table and exit ordering; never held across I/O
+        self.lock = threads.RLock()   # container table and exit ordering; never held across I/O
         self.shutting_down = False
-        self.exits = collections.deque()
-        self.exits_ready = threading.Condition()
-        threading.Thread(target=self._exit_worker, daemon=True).start()
+        self.exits = deque()
+        self.exits_ready = threads.Condition()
+        threads.Thread(target=self._exit_worker, daemon=True).start()
 
     def methods(self):
         names = ("State Create Start Delete Pids Pause Resume Checkpoint Kill Exec ResizePty "
@@ -99,7 +99,7 @@ class TaskService:
             if proc is c.init:
                 c.init.on_exit(status, ts)
                 if not c.pidns:
-                    threading.Thread(target=self._kill_all, args=(c,), daemon=True).start()
+                    threads.Thread(target=self._kill_all, args=(c,), daemon=True).start()
             else:
                 proc.set_exited(status, ts)
             if proc.starting:

@@ -6,7 +6,7 @@ serialised by a per-connection lock so frames never interleave.
 """
 import os
 import struct
-import threading
+from pyrunc_shim import threads
 
 from pyrunc_shim import usock
 
@@ -84,7 +84,7 @@ class Server:
                 conn, _ = listener.accept()
             except OSError:
                 return
-            threading.Thread(target=self.serve_conn, args=(conn,), daemon=True).start()
+            threads.Thread(target=self.serve_conn, args=(conn,), daemon=True).start()
 
     def _peer_allowed(self, conn):
         if not self.check_peer:
@@ -97,7 +97,7 @@ class Server:
         if not self._peer_allowed(conn):
             conn.close()
             return
-        lock = threading.Lock()
+        lock = threads.Lock()
         last_id = 0
         try:
             while True:
@@ -111,7 +111,7 @@ class Server:
                     self._reply(conn, lock, sid, RpcError(INVALID_ARGUMENT, "invalid stream id %d" % sid))
                     continue
                 last_id = sid
-                threading.Thread(target=self._dispatch, args=(conn, lock, sid, payload),
+                threads.Thread(target=self._dispatch, args=(conn, lock, sid, payload),
                                  daemon=True).start()
         except (Closed, OSError):
             pass
@@ -158,11 +158,11 @@ class Client:
 
     def __init__(self, sock):
         self.sock = sock
-        self.lock = threading.Lock()
+        self.lock = threads.Lock()
         self.next_id = 1
         self.pending = {}
         self.closed = False
-        threading.Thread(target=self._read_loop, daemon=True).start()
+        threads.Thread(target=self._read_loop, daemon=True).start()
 
     @classmethod
     def connect(cls, path, timeout=5.0):
@@ -199,7 +199,7 @@ class Client:
             req.timeout_nano = int(timeout * 1e9)
         for key, value in metadata:
             req.metadata.add(key=key, value=value)
-        slot = [threading.Event(), None]
+        slot = [threads.Event(), None]
         with self.lock:
             if self.closed:
                 raise RpcError(UNAVAILABLE, "ttrpc: closed")
