@@ -127,6 +127,9 @@ def _fork_daemon(flags, listener):
         return pid
     try:
         os.setpgid(0, 0)
+        if os.environ.get("SCHED_CORE"):
+            from pyrunc_shim.libc import create_sched_core_cookie
+            create_sched_core_cookie()
         devnull = os.open("/dev/null", os.O_RDWR)
         for fd in (0, 1, 2):  # containerd reads start's stdout until EOF
             os.dup2(devnull, fd)
