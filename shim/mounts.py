@@ -86,11 +86,9 @@ def mount_one(m, target):
 
 
 def mount_all(mounts, target):
-    done = 0
     try:
         for m in mounts:
             mount_one(m, target)
-            done += 1
     except OSError as err:
         unmount_all(target)
         raise RpcError(INVALID_ARGUMENT, str(err)) from None

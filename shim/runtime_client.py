@@ -6,8 +6,6 @@ from pyrunc_shim.jsonlite import loads
 from pyrunc_shim.spawn import run_output, spawn
 from pyrunc_shim.ttrpc import NOT_FOUND, UNKNOWN, RpcError
 
-DEFAULT_BINARY = "pyrunc"
-DEFAULT_ROOT = "/run/containerd/pyrunc"
 # Substrings containerd treats as "the process is already gone".
 GONE = ("container not running", "no such process", "process already finished", "does not exist")
 

@@ -180,7 +180,7 @@ class TaskService:
         if req.checkpoint:
             raise RpcError(UNIMPLEMENTED, "restore from checkpoint is not supported")
         bundle = req.bundle
-        opts = options_mod.parse(req.options.type_url, req.options.value)
+        opts = options_mod.parse(*self._options_any(req))
         binary = find_binary(opts.binary)
         with open(os.path.join(bundle, "options.json"), "w") as f:
             f.write(opts.to_json())
@@ -225,6 +225,19 @@ class TaskService:
                             pid=init.pid)
         self._watch_oom(c)
         return pb.CreateTaskResponse(pid=init.pid)
+
+    @staticmethod
+    def _options_any(req):
+        """Create's options, else what `start` received (containerd >= 2.3 sends them there)."""
+        if req.options.type_url or req.options.value:
+            return req.options.type_url, req.options.value
+        try:
+            from pyrunc_shim.jsonlite import loads
+            with open(os.path.join(req.bundle, "shim-options.json")) as f:
+                saved = loads(f.read())
+            return saved["type_url"], bytes.fromhex(saved["value"])
+        except (OSError, ValueError, KeyError):
+            return "", b""
 
     def _watch_oom(self, c):
         try:
