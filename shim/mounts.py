@@ -70,11 +70,49 @@ def parse_options(options):
     return flags, prop, ",".join(data)
 
 
+def compact_lowerdir(data):
+    """mount(2) takes at most a page of options; many image layers exceed it. Returns
+    (directory to chdir to, data with lowerdir relative to it), or (None, data)."""
+    opts = data.split(",")
+    idx = next((i for i, o in enumerate(opts) if o.startswith("lowerdir=")), None)
+    if idx is None:
+        return None, data
+    lowers = opts[idx][len("lowerdir="):].split(":")
+    common = os.path.commonpath(lowers) if len(lowers) > 1 else os.path.dirname(lowers[0])
+    if common in ("", "/"):
+        return None, data
+    opts[idx] = "lowerdir=" + ":".join(os.path.relpath(d, common) for d in lowers)
+    return common, ",".join(opts)
+
+
+_cwd_lock = None
+
+
+def _mount_in(directory, source, target, fstype, flags, data):
+    """The cwd is process-wide: serialise, and keep every other path in the daemon absolute."""
+    global _cwd_lock
+    if _cwd_lock is None:
+        from pyrunc_shim.threads import Lock
+        _cwd_lock = Lock()
+    with _cwd_lock:
+        old = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.chdir(directory)
+            sys_mount(source, target, fstype, flags, data)
+        finally:
+            os.fchdir(old)
+            os.close(old)
+
+
 def mount_one(m, target):
     flags, prop, data = parse_options(m.options)
     fstype = m.type
     if fstype == "overlay" and len(data) >= os.sysconf("SC_PAGESIZE") - 512:
-        raise RpcError(INVALID_ARGUMENT, "overlay mount options too long (%d bytes)" % len(data))
+        directory, short = compact_lowerdir(data)
+        if directory is None:
+            raise RpcError(INVALID_ARGUMENT, "overlay mount options too long (%d bytes)" % len(data))
+        _mount_in(directory, m.source, os.path.abspath(target), fstype, flags, short)
+        return
     if flags & MS_BIND:
         fstype = ""
     sys_mount(m.source, target, fstype, flags & ~(MS_REMOUNT | MS_RDONLY) if flags & MS_BIND else flags, data)

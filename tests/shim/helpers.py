@@ -45,24 +45,36 @@ def make_rootfs(path):
     return path
 
 
-def make_image_tar(rootfs, out, ref):
-    """A docker-archive with one layer holding the rootfs (what `docker save` writes)."""
-    layer = io.BytesIO()
-    with tarfile.open(fileobj=layer, mode="w") as t:
-        t.add(rootfs, arcname=".")
-    layer_bytes = layer.getvalue()
-    diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
+def _tar_bytes(add):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        add(t)
+    return buf.getvalue()
+
+
+def _file_layer(name, content):
+    def add(t):
+        info = tarfile.TarInfo("layers/" + name)
+        info.size = len(content)
+        t.addfile(info, io.BytesIO(content))
+    return _tar_bytes(add)
+
+
+def make_image_tar(rootfs, out, ref, extra_layers=0):
+    """A docker-archive (what `docker save` writes): the rootfs, then tiny one-file layers."""
+    layers = [_tar_bytes(lambda t: t.add(rootfs, arcname="."))]
+    layers += [_file_layer("l%d" % i, b"%d\n" % i) for i in range(extra_layers)]
+    diff_ids = ["sha256:" + hashlib.sha256(b).hexdigest() for b in layers]
     config = json.dumps({
         "architecture": "amd64", "os": "linux",
         "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]},
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
     }).encode()
     config_name = hashlib.sha256(config).hexdigest() + ".json"
-    manifest = json.dumps([{"Config": config_name, "RepoTags": [ref],
-                            "Layers": ["layer/layer.tar"]}]).encode()
+    names = ["layer%d/layer.tar" % i for i in range(len(layers))]
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [ref], "Layers": names}]).encode()
     with tarfile.open(out, "w") as t:
-        for name, data in ((config_name, config), ("layer/layer.tar", layer_bytes),
-                           ("manifest.json", manifest)):
+        for name, data in [(config_name, config), ("manifest.json", manifest)] + list(zip(names, layers)):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             t.addfile(info, io.BytesIO(data))

@@ -76,6 +76,17 @@ def test_image_overlay_rootfs(ctd, image):
     assert b"overlay" in res.stdout
 
 
+def test_image_with_many_layers(ctd, rootfs, workdir):
+    """Enough layers that the overlay options exceed a page: lowerdir must be compacted."""
+    import helpers
+    ref = "docker.io/pyrunc-test/layered:latest"
+    tar = helpers.make_image_tar(rootfs, os.path.join(workdir, "layered.tar"), ref, extra_layers=45)
+    ctd.ctr("images", "import", tar, timeout=120)
+    cid = new_id("lay")
+    res = ctd.ctr(*run_args(ctd, cid), "--rm", ref, cid, "/bin/sh", "-c", "cat /layers/l0 /layers/l44")
+    assert res.stdout.split() == [b"0", b"44"]
+
+
 def test_tty_and_resize(ctd, rootfs):
     cid = new_id("tty")
     cmd = ("stty cols 77 rows 22; ctr --address %s -n %s run --fifo-dir %s --rm -t --runtime %s "

@@ -194,3 +194,18 @@ def test_info_reports_runtime_features(tmp_path):
     assert info.name == "io.containerd.pyrunc.v1"
     assert info.features.type_url.endswith("/features/Features")
     assert b"ociVersionMax" in info.features.value
+
+
+def test_mount_options_and_lowerdir_compaction():
+    from pyrunc_shim import mounts
+    flags, prop, data = mounts.parse_options(["ro", "nosuid", "rbind", "rprivate", "index=off",
+                                              "lowerdir=/a:/b"])
+    assert flags == mounts.MS_RDONLY | mounts.MS_NOSUID | mounts.MS_BIND | mounts.MS_REC
+    assert prop == mounts.MS_PRIVATE | mounts.MS_REC and data == "index=off,lowerdir=/a:/b"
+    assert mounts.parse_options(["ro", "rw"])[0] == 0
+    with pytest.raises(RpcError):
+        mounts.parse_options(["X-containerd.mkdir.path=/x"])
+    lowers = ["/var/lib/c/snapshots/%d/fs" % i for i in range(3)]
+    directory, short = mounts.compact_lowerdir("workdir=/w,upperdir=/u,lowerdir=" + ":".join(lowers))
+    assert directory == "/var/lib/c/snapshots"
+    assert short == "workdir=/w,upperdir=/u,lowerdir=0/fs:1/fs:2/fs"
