@@ -62,6 +62,17 @@ def read_frame(sock):
     return sid, mtype, flags, _recv_exact(sock, length) if length else b""
 
 
+def _log_exception(method):
+    """The daemon's stderr is the bundle's `log` FIFO, which containerd copies to its log."""
+    import sys
+    import traceback
+    try:
+        sys.stderr.write("pyrunc shim: %s failed:\n%s" % (method, traceback.format_exc()))
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
 class Method:
     __slots__ = ("request", "handler")
 
@@ -132,6 +143,7 @@ class Server:
             result = err
         except Exception as err:  # a handler bug must not kill the connection
             result = RpcError(UNKNOWN, "%s: %s" % (type(err).__name__, err))
+            _log_exception(req.method)
         self._reply(conn, lock, sid, result)
         hook = self.after_response
         if hook is not None and req.method == "Shutdown":
