@@ -98,8 +98,6 @@ class TaskService:
         with self.lock:
             if proc is c.init:
                 c.init.on_exit(status, ts)
-                if not c.pidns:
-                    threads.Thread(target=self._kill_all, args=(c,), daemon=True).start()
             else:
                 proc.set_exited(status, ts)
             if proc.starting:
@@ -131,6 +129,9 @@ class TaskService:
         self.reaper.watch(proc.pid, lambda status, ts: self._queue_exit(c, proc, status, ts))
 
     def _queue_exit(self, c, proc, status, ts):
+        if proc is c.init and not c.pidns:
+            # Leftover processes may hold the output open: kill them before waiting for it.
+            threads.Thread(target=self._kill_all, args=(c,), daemon=True).start()
         with self.exits_ready:
             self.exits.append((c, proc, status, ts))
             self.exits_ready.notify()

@@ -222,3 +222,13 @@ def test_twenty_containers_at_once(ctd, rootfs):
         assert rc == 0, err
         assert out.strip() == cid.encode()
     assert not any(cid in ctd.tasks() for cid in ids)
+
+
+def test_host_pid_namespace_leftovers_killed_on_init_exit(ctd, rootfs):
+    """Without a private PID namespace nothing kills the init's children when it exits: the
+    shim runs `kill --all` so the container's cgroup is emptied."""
+    cid = new_id("hp")
+    res = run_rootfs(ctd, rootfs, cid, "/bin/sh", "-c", "sleep 1000 & echo $!",
+                     flags=("--rm", "--with-ns", "pid:/proc/self/ns/pid"), timeout=60)
+    child = int(res.stdout.split()[-1])
+    assert wait_for(lambda: not os.path.exists("/proc/%d" % child) or _zombie(child), timeout=10)
