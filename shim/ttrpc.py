@@ -74,11 +74,45 @@ def _log_exception(method):
 
 
 class Method:
-    __slots__ = ("request", "handler")
+    """A unary handler takes a message and returns one. A streaming handler (streaming=True)
+    is called as handler(inbox, send): it iterates the client's messages and calls send() for
+    each message of its own; the call ends with the status once it returns."""
+    __slots__ = ("request", "handler", "streaming")
 
-    def __init__(self, request, handler):
+    def __init__(self, request, handler, streaming=False):
         self.request = request
         self.handler = handler
+        self.streaming = streaming
+
+
+class Inbox:
+    """Messages of one stream as they arrive; iteration ends when the sender closes its side."""
+
+    def __init__(self):
+        from _collections import deque
+        self.items = deque()
+        self.cond = threads.Condition()
+        self.closed = False
+
+    def put(self, item):
+        with self.cond:
+            self.items.append(item)
+            self.cond.notify()
+
+    def close(self):
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+    def __iter__(self):
+        while True:
+            with self.cond:
+                while not self.items and not self.closed:
+                    self.cond.wait()
+                if not self.items:
+                    return
+                item = self.items.popleft()
+            yield item
 
 
 class Server:
@@ -110,11 +144,15 @@ class Server:
             return
         lock = threads.Lock()
         last_id = 0
+        inboxes = {}  # stream id -> Inbox while the client may still send data
         try:
             while True:
                 sid, mtype, flags, payload = read_frame(conn)
+                if mtype == T_DATA:
+                    self._data(inboxes, sid, flags, payload)
+                    continue
                 if mtype != T_REQUEST:
-                    continue  # no streaming task methods: data frames have no consumer
+                    continue
                 if payload is None:
                     self._reply(conn, lock, sid, RpcError(RESOURCE_EXHAUSTED, "message too large"))
                     continue
@@ -122,14 +160,29 @@ class Server:
                     self._reply(conn, lock, sid, RpcError(INVALID_ARGUMENT, "invalid stream id %d" % sid))
                     continue
                 last_id = sid
-                threads.Thread(target=self._dispatch, args=(conn, lock, sid, payload),
-                                 daemon=True).start()
+                inbox = None  # None: the Request carries the only client message
+                if flags & F_REMOTE_OPEN:
+                    inbox = inboxes[sid] = Inbox()
+                threads.Thread(target=self._dispatch, args=(conn, lock, sid, payload, inbox),
+                               daemon=True).start()
         except (Closed, OSError):
             pass
         finally:
+            for inbox in inboxes.values():
+                inbox.close()
             conn.close()
 
-    def _dispatch(self, conn, lock, sid, payload):
+    @staticmethod
+    def _data(inboxes, sid, flags, payload):
+        inbox = inboxes.get(sid)
+        if inbox is None:
+            return  # data for a stream that is not open for sending: dropped
+        if not flags & F_NO_DATA:
+            inbox.put(payload)
+        if flags & F_REMOTE_CLOSED:
+            inboxes.pop(sid).close()
+
+    def _dispatch(self, conn, lock, sid, payload, inbox):
         req = rpc.Request.FromString(payload)
         methods = self.services.get(req.service)
         try:
@@ -138,7 +191,10 @@ class Server:
             method = methods.get(req.method)
             if method is None:
                 raise RpcError(UNIMPLEMENTED, "method %s" % req.method)
-            result = method.handler(method.request.FromString(req.payload))
+            if method.streaming:
+                result = self._stream(conn, lock, sid, method, req.payload, inbox)
+            else:
+                result = method.handler(method.request.FromString(req.payload))
         except RpcError as err:
             result = err
         except Exception as err:  # a handler bug must not kill the connection
@@ -150,12 +206,28 @@ class Server:
             hook()
 
     @staticmethod
+    def _stream(conn, lock, sid, method, first, inbox):
+        def messages():
+            if inbox is None or first:
+                yield method.request.FromString(first)
+            for payload in inbox or ():
+                yield method.request.FromString(payload)
+
+        def send(msg):
+            frame = encode_frame(sid, T_DATA, 0, msg.SerializeToString())
+            with lock:
+                conn.sendall(frame)
+
+        method.handler(messages(), send)
+        return None
+
+    @staticmethod
     def _reply(conn, lock, sid, result):
         resp = rpc.Response()
         if isinstance(result, RpcError):
             resp.status.code = result.code
             resp.status.message = result.message
-        else:
+        elif result is not None:
             resp.payload = result.SerializeToString()
         frame = encode_frame(sid, T_RESPONSE, 0, resp.SerializeToString())
         with lock:
@@ -173,6 +245,7 @@ class Client:
         self.lock = threads.Lock()
         self.next_id = 1
         self.pending = {}
+        self.streams = {}
         self.closed = False
         threads.Thread(target=self._read_loop, daemon=True).start()
 
@@ -187,14 +260,23 @@ class Client:
     def _read_loop(self):
         try:
             while True:
-                sid, mtype, _, payload = read_frame(self.sock)
+                sid, mtype, flags, payload = read_frame(self.sock)
+                if mtype == T_DATA:
+                    with self.lock:
+                        inbox = self.streams.get(sid)
+                    if inbox is not None and not flags & F_NO_DATA:
+                        inbox.put(payload)
+                    continue
                 if mtype != T_RESPONSE:
                     continue
                 with self.lock:
                     slot = self.pending.pop(sid, None)
+                    inbox = self.streams.pop(sid, None)
                 if slot is not None:
                     slot[1] = payload
                     slot[0].set()
+                if inbox is not None:
+                    inbox.close()
         except (Closed, OSError):
             pass
         finally:
@@ -202,8 +284,12 @@ class Client:
             with self.lock:
                 slots = list(self.pending.values())
                 self.pending.clear()
+                inboxes = list(self.streams.values())
+                self.streams.clear()
             for slot in slots:
                 slot[0].set()
+            for inbox in inboxes:
+                inbox.close()
 
     def call(self, service, method, request, response_cls, timeout=None, metadata=()):
         req = rpc.Request(service=service, method=method, payload=request.SerializeToString())
@@ -233,6 +319,40 @@ class Client:
         if resp.status.code != OK:
             raise RpcError(resp.status.code, resp.status.message)
         return response_cls.FromString(resp.payload)
+
+    def stream(self, service, method, request, response_cls, outgoing=None, timeout=None):
+        """Streaming call: `request` goes in the Request frame (None when the client streams),
+        `outgoing` (iterable) as Data frames; yields the server's messages, then raises the
+        final status if it is an error."""
+        req = rpc.Request(service=service, method=method,
+                          payload=request.SerializeToString() if request is not None else b"")
+        slot = [threads.Event(), None]
+        inbox = Inbox()
+        with self.lock:
+            if self.closed:
+                raise RpcError(UNAVAILABLE, "ttrpc: closed")
+            sid = self.next_id
+            self.next_id += 2
+            self.pending[sid] = slot
+            self.streams[sid] = inbox
+            flags = F_REMOTE_OPEN if outgoing is not None else F_REMOTE_CLOSED
+            self.sock.sendall(encode_frame(sid, T_REQUEST, flags, req.SerializeToString()))
+        if outgoing is not None:
+            for msg in outgoing:
+                frame = encode_frame(sid, T_DATA, 0, msg.SerializeToString())
+                with self.lock:
+                    self.sock.sendall(frame)
+            with self.lock:
+                self.sock.sendall(encode_frame(sid, T_DATA, F_REMOTE_CLOSED | F_NO_DATA, b""))
+        for payload in inbox:
+            yield response_cls.FromString(payload)
+        if not slot[0].wait(timeout):
+            raise RpcError(DEADLINE_EXCEEDED, "ttrpc: %s/%s timed out" % (service, method))
+        if slot[1] is None:
+            raise RpcError(UNAVAILABLE, "ttrpc: closed")
+        resp = rpc.Response.FromString(slot[1])
+        if resp.status.code != OK:
+            raise RpcError(resp.status.code, resp.status.message)
 
     def close(self):
         self.closed = True

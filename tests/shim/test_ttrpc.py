@@ -145,3 +145,43 @@ def test_client_fails_pending_calls_on_close():
     with pytest.raises(ttrpc.RpcError) as err:
         client.call("s", "m", task_pb2.StateRequest(), task_pb2.StateResponse, timeout=5)
     assert err.value.code == ttrpc.UNAVAILABLE
+
+
+def _stream_pair(handler):
+    server = ttrpc.Server({"t.Svc": {"S": ttrpc.Method(task_pb2.PidsRequest, handler, streaming=True)}},
+                          check_peer=False)
+    a, b = socket.socketpair()
+    threading.Thread(target=server.serve_conn, args=(a,), daemon=True).start()
+    return ttrpc.Client(b)
+
+
+def test_server_stream_sends_data_frames_then_status():
+    def handler(inbox, send):
+        (req,) = list(inbox)
+        for pid in range(3):
+            send(task_pb2.StartResponse(pid=pid))
+    client = _stream_pair(handler)
+    got = [m.pid for m in client.stream("t.Svc", "S", task_pb2.PidsRequest(id="x"),
+                                        task_pb2.StartResponse, timeout=5)]
+    assert got == [0, 1, 2]
+    client.close()
+
+
+def test_client_stream_and_error_status():
+    seen = []
+
+    def handler(inbox, send):
+        for req in inbox:
+            seen.append(req.id)
+        send(task_pb2.StartResponse(pid=len(seen)))
+        raise ttrpc.RpcError(ttrpc.ABORTED, "enough")
+
+    client = _stream_pair(handler)
+    out = []
+    with pytest.raises(ttrpc.RpcError) as err:
+        for m in client.stream("t.Svc", "S", None, task_pb2.StartResponse,
+                               outgoing=[task_pb2.PidsRequest(id=i) for i in "abc"], timeout=5):
+            out.append(m.pid)
+    assert err.value.code == ttrpc.ABORTED
+    assert seen == ["a", "b", "c"] and out == [3]
+    client.close()
