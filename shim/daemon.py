@@ -32,7 +32,8 @@ def serve(flags, listener=None):
         listener = Socket(fileno=3)
     address = listener.getsockname()
     reaper = reaper_mod.Reaper()
-    publisher = Publisher(os.environ.get("TTRPC_ADDRESS", ""), flags.namespace)
+    publisher = Publisher(os.environ.get("TTRPC_ADDRESS", ""), flags.namespace,
+                          flags.publish_binary, flags.address, reaper)
     service = TaskService(reaper, publisher, flags.namespace)
     methods = service.methods()
     server = Server({"containerd.task.v2.Task": methods, "containerd.task.v3.Task": methods})

@@ -34,14 +34,18 @@ def make(kind, **fields):
 
 
 class Publisher:
-    def __init__(self, address, namespace):
+    """Forwards over ttrpc to `address`; without one (containerd < 1.5) it runs
+    `<publish_binary> --address <grpc> publish --topic T --namespace NS` per event."""
+
+    def __init__(self, address, namespace, publish_binary="", grpc_address="", reaper=None):
         self.address = address
         self.namespace = namespace
+        self.legacy = (publish_binary, grpc_address, reaper) if publish_binary and grpc_address else None
         self.queue = deque()
         self.cond = threads.Condition()
         self.client = None
         self.busy = False
-        if address:
+        if address or self.legacy:
             threads.Thread(target=self._run, daemon=True).start()
 
     def publish(self, kind, **fields):
@@ -54,7 +58,7 @@ class Publisher:
         """Waits until queued events were sent (used before the daemon exits)."""
         deadline = time.monotonic() + timeout
         with self.cond:
-            while (self.queue or self.busy) and self.address:
+            while (self.queue or self.busy) and (self.address or self.legacy):
                 left = deadline - time.monotonic()
                 if left <= 0 or not self.cond.wait(left):
                     return
@@ -75,11 +79,24 @@ class Publisher:
             env.topic = topic
             env.event.type_url = event.full_name  # containerd's typeurl: the bare full name
             env.event.value = event.SerializeToString()
-            self._send(req, empty)
+            if self.address:
+                self._send(req, empty)
+            else:
+                self._exec_publish(topic, env.event.SerializeToString())
             with self.cond:
                 self.queue.popleft()
                 self.busy = False
                 self.cond.notify_all()
+
+    def _exec_publish(self, topic, any_bytes):
+        from pyrunc_shim.spawn import run_output
+        binary, grpc_address, reaper = self.legacy
+        for attempt in range(ATTEMPTS):
+            status, _ = run_output([binary, "--address", grpc_address, "publish", "--topic", topic,
+                                    "--namespace", self.namespace], reaper, any_bytes)
+            if status == 0:
+                return
+            time.sleep(0.1 * (attempt + 1))
 
     def _send(self, req, empty):
         from pyrunc_shim.ttrpc import Client, RpcError

@@ -209,3 +209,22 @@ def test_mount_options_and_lowerdir_compaction():
     directory, short = mounts.compact_lowerdir("workdir=/w,upperdir=/u,lowerdir=" + ":".join(lowers))
     assert directory == "/var/lib/c/snapshots"
     assert short == "workdir=/w,upperdir=/u,lowerdir=0/fs:1/fs:2/fs"
+
+
+def test_legacy_publish_binary(tmp_path):
+    """Without TTRPC_ADDRESS events go through `<publish-binary> ... publish` with the Any on stdin."""
+    import time
+    from pyrunc_shim.events import Publisher
+    from pyrunc_shim.wire import message_class
+    out = tmp_path / "published"
+    fake = tmp_path / "containerd"
+    fake.write_text('#!/bin/sh\necho "$@" >> %s.args\ncat >> %s.data\n' % (out, out))
+    fake.chmod(0o755)
+    pub = Publisher("", "ns1", str(fake), "/run/c.sock", reaper=None)
+    pub.publish("TaskStart", container_id="c1", pid=42)
+    pub.flush(10)
+    args = open("%s.args" % out).read().split()
+    assert args == ["--address", "/run/c.sock", "publish", "--topic", "/tasks/start", "--namespace", "ns1"]
+    anyv = message_class("google.protobuf.Any").FromString(open("%s.data" % out, "rb").read())
+    assert anyv.type_url == "containerd.events.TaskStart"
+    assert message_class("containerd.events.TaskStart").FromString(anyv.value).pid == 42
