@@ -38,7 +38,9 @@ demo: install $(BUILD)/rootfs/bin/busybox
 # The whole suite: unit tests, real containers (pyrunc and runc side by side), cgroup v1 on
 # this host and v2/systemd in QEMU guests, then the conformance suite against pyrunc.
 test: install
-	PYRUNC=$(PYRUNC) $(PY) -m pytest -q tests/unit tests/integration
+	PYRUNC=$(PYRUNC) PYRUNC_SHIM_BIN=$(VENV)/bin/containerd-shim-pyrunc-v1 \
+	PYRUNC_SHIM_BACKENDS="$$(command -v runc) $(PYRUNC)" \
+	    $(PY) -m pytest -q tests/unit tests/integration tests/shim
 	$(MAKE) --no-print-directory conformance RUNTIME=$(PYRUNC) RUNTIME_NAME=pyrunc
 
 test-integration: install
