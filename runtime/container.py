@@ -77,6 +77,9 @@ def create(ctx, cid, bundle, opts):
     if not os.path.isdir(plan.rootfs):
         raise PyruncError(f"config.json /root/path: rootfs {plan.rootfs} is not a directory")
     _check_preserved(plan)
+    if (config.get("linux") or {}).get("seccomp"):
+        from pyrunc import seccomp
+        plan.seccomp = seccomp.compile_profile(config["linux"]["seccomp"])
     sdir = _make_state_dir(ctx.root, cid)
     cgroup = None
     spawned = None
