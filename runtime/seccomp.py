@@ -9,7 +9,12 @@ exec of the helper) when it is true, so that the profile need allow as little as
 """
 import errno
 import os
+import socket
 import struct
+
+from pyrunc import SPEC_VERSION
+from pyrunc.hooks import state_json as hooks_state
+from pyrunc.jsonfast import dumps_str
 
 from pyrunc.errors import ConfigError, PyruncError
 
@@ -23,6 +28,7 @@ ACTIONS = {
     "SCMP_ACT_TRACE": 0x7FF00000,  # | errno (the value the tracer sees)
     "SCMP_ACT_LOG": 0x7FFC0000,
     "SCMP_ACT_ALLOW": 0x7FFF0000,
+    "SCMP_ACT_NOTIFY": 0x7FC00000,
 }
 NOTIFY = "SCMP_ACT_NOTIFY"
 OPERATORS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
@@ -41,16 +47,23 @@ FLAGS = {
     "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 1 << 5,
 }
 FLAG_NEW_LISTENER = 1 << 3
+FLAG_TSYNC_ESRCH = 1 << 4
 MAX_U64 = 0xFFFFFFFFFFFFFFFF
+_SOL_SOCKET, _SCM_RIGHTS = socket.SOL_SOCKET, socket.SCM_RIGHTS
 P = "/linux/seccomp"
 
 
 class Program:
-    """A compiled filter: raw BPF instructions (8 bytes each) and seccomp(2) flags."""
+    """A compiled filter: raw BPF instructions (8 bytes each) and seccomp(2) flags; with
+    SCMP_ACT_NOTIFY rules, the listener's path and metadata, and the socket connected to
+    it (by the parent: the path may be out of init's reach after pivot_root)."""
 
-    def __init__(self, bpf, flags):
+    def __init__(self, bpf, flags, listener=None, metadata=""):
         self.bpf = bpf
         self.flags = flags
+        self.listener = listener
+        self.metadata = metadata
+        self.sock = None
 
 
 # -- checks (config.check calls this only when linux.seccomp is present)
@@ -74,7 +87,9 @@ def check(sc):
                               "by this kernel")
     _opt(sc, "listenerPath", "string", P)
     _opt(sc, "listenerMetadata", "string", P)
-    notify = default == NOTIFY
+    if default == NOTIFY:
+        raise ConfigError(f"{P}/defaultAction", "SCMP_ACT_NOTIFY cannot be the default action")
+    notify = False
     for i, rule in enumerate(_opt(sc, "syscalls", "array", P, [])):
         p = f"{P}/syscalls/{i}"
         _type(rule, "object", p)
@@ -83,7 +98,12 @@ def check(sc):
             raise ConfigError(f"{p}/names", "must contain at least one syscall name")
         action = _type(rule.get("action"), "string", f"{p}/action")
         _action(action, f"{p}/action")
-        notify = notify or action == NOTIFY
+        if action == NOTIFY:
+            notify = True
+            if "write" in names:
+                # pyrunc's own last steps write: they would wait on the listener.
+                raise ConfigError(f"{p}/names", "SCMP_ACT_NOTIFY cannot be used for the "
+                                  "write syscall")
         if rule.get("errnoRet") is not None:
             _u32(rule["errnoRet"], f"{p}/errnoRet")
         for j, arg in enumerate(_opt(rule, "args", "array", p, [])):
@@ -100,15 +120,11 @@ def check(sc):
             op = _type(arg.get("op"), "string", f"{pa}/op")
             if op not in OPERATORS:
                 raise ConfigError(f"{pa}/op", f'unknown operator "{op}"')
-    if notify:
-        raise ConfigError(f"{P}", "SCMP_ACT_NOTIFY is not supported by pyrunc yet")
-    if sc.get("listenerPath"):
-        raise ConfigError(f"{P}/listenerPath", "a listener needs an SCMP_ACT_NOTIFY rule")
+    if notify and not sc.get("listenerPath"):
+        raise ConfigError(f"{P}/listenerPath", "is required with SCMP_ACT_NOTIFY")
 
 
 def _action(name, pointer):
-    if name == NOTIFY:
-        return
     if name not in ACTIONS:
         raise ConfigError(pointer, f'unknown action "{name}"')
 
@@ -170,11 +186,31 @@ def compile_profile(sc):
             os.close(fd)
     finally:
         lib.seccomp_release(ctx)
-    flags = 0
+    notify = any(r.get("action") == NOTIFY for r in sc.get("syscalls") or ())
+    flags = FLAG_NEW_LISTENER if notify else 0
     for name in sc.get("flags") or ():
-        if name != "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV":  # only with a listener
+        if name != "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" or notify:  # listener only
             flags |= FLAGS[name]
-    return Program(bpf, flags)
+    if notify and flags & FLAGS["SECCOMP_FILTER_FLAG_TSYNC"]:
+        flags |= FLAG_TSYNC_ESRCH  # TSYNC with a listener must not return a thread id
+    if not notify:
+        return Program(bpf, flags)
+    return Program(bpf, flags, sc["listenerPath"], sc.get("listenerMetadata") or "")
+
+
+def prepare(sc):
+    """In the parent, before fork: compile, and connect to the listener if there is one."""
+    program = compile_profile(sc)
+    if program.listener:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(program.listener)
+        except OSError as e:
+            s.close()
+            raise PyruncError(f"seccomp: connect to listenerPath {program.listener}: "
+                              f"{e.strerror}") from None
+        program.sock = s
+    return program
 
 
 def _add_rule(ffi, lib, ctx, default, rule, pointer):
@@ -211,10 +247,35 @@ def _add_rule(ffi, lib, ctx, default, rule, pointer):
 
 def load(program):
     """seccomp(SECCOMP_SET_MODE_FILTER) with the compiled program. Called in init: it only
-    uses what is already imported and the extension module already loaded."""
+    uses what is already imported and the extension module already loaded. Returns the
+    notify fd with a listener, else -1."""
     n = len(program.bpf) // 8
-    if native_load(program.flags, _ffi.from_buffer(program.bpf), n) < 0:
+    fd = native_load(program.flags, _ffi.from_buffer(program.bpf), n)
+    if fd < 0:
         raise PyruncError(f"load seccomp filter: {os.strerror(_ffi.errno)}")
+    return fd if program.flags & FLAG_NEW_LISTENER else -1
+
+
+def load_in_init(plan):
+    """Load the filter in init; with a listener, send it the container process state and
+    the notify fd in one message (SCM_RIGHTS), then close the connection (runtime-spec)."""
+    program = plan.seccomp
+    fd = load(program)
+    if fd < 0:
+        return
+    state = hooks_state(plan.config, plan.id, "creating", plan.host_pid, plan.bundle)
+    meta = f',"metadata":{dumps_str(program.metadata)}' if program.metadata else ""
+    msg = (f'{{"ociVersion":{dumps_str(SPEC_VERSION)},"fds":["seccompFd"],'
+           f'"pid":{plan.host_pid}{meta},"state":{state}}}')
+    try:
+        program.sock.sendmsg([msg.encode()], [(_SOL_SOCKET, _SCM_RIGHTS,
+                                               struct.pack("i", fd))])
+    except OSError as e:
+        raise PyruncError(f"seccomp: send the notify fd to {program.listener}: "
+                          f"{e.strerror}") from None
+    finally:
+        os.close(fd)
+        program.sock.close()
 
 
 def helper_memfd(program):

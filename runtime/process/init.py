@@ -213,15 +213,19 @@ def _no_new_privs(plan):
 def _seccomp_with_privileges(plan):
     # Without NO_NEW_PRIVS, loading a filter needs CAP_SYS_ADMIN: before the drop.
     if plan.seccomp is not None and not plan.process.get("noNewPrivileges"):
-        seccomp.load(plan.seccomp)
+        seccomp.load_in_init(plan)
 
 
 def _seccomp_late(plan):
     # With NO_NEW_PRIVS, as late as possible: pyrunc-init loads it right before the exec,
     # so that the profile need allow nothing of ours (not the fexecve, not the sync).
+    # With a listener, it is loaded here: the notify fd goes out during create.
     plan.seccomp_fd = -1
     if plan.seccomp is not None and plan.process.get("noNewPrivileges"):
-        plan.seccomp_fd = seccomp.helper_memfd(plan.seccomp)
+        if plan.seccomp.listener:
+            seccomp.load_in_init(plan)
+        else:
+            plan.seccomp_fd = seccomp.helper_memfd(plan.seccomp)
 
 
 def _user_and_capabilities(plan):

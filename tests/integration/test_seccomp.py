@@ -144,3 +144,74 @@ def test_bad_profile_fails_create_cleanly(pyrunc, bundle, tmp_path):
     assert "config.json /linux/seccomp/syscalls/2/action: unknown action" in lines[0]
     assert "SCMP_ACT_FOO" in lines[0]
     assert pyrunc.ids() == []
+
+
+class Agent:
+    """A seccomp notify agent: accepts one connection on listenerPath, keeps the container
+    process state and the notify fd, and answers every notification with -EXDEV."""
+    RECV, SEND = 0xC0502100, 0xC0182101  # SECCOMP_IOCTL_NOTIF_RECV / _SEND
+
+    def __init__(self, path):
+        import socket
+        import threading
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(1)
+        self.state = None
+        self.syscalls = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        import errno
+        import fcntl
+        import socket
+        import struct
+        conn, _ = self.srv.accept()
+        msg, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+        self.conn = conn
+        self.state = json.loads(msg)
+        fd = fds[0]
+        while True:
+            req = bytearray(80)
+            try:
+                fcntl.ioctl(fd, self.RECV, req)
+            except OSError:
+                break  # the filter's last user is gone
+            nid, _, _, nr = struct.unpack_from("=QIIi", req)
+            self.syscalls.append(nr)
+            try:
+                fcntl.ioctl(fd, self.SEND, struct.pack("=QqiI", nid, 0, -errno.EXDEV, 0))
+            except OSError:
+                pass
+        os.close(fd)
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_notify_sends_state_and_fd_to_listener(runtime, bundle, tmp_path, nnp):
+    path = str(tmp_path / "agent.sock")
+    agent = Agent(path)
+    with_profile(bundle, [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+                 nnp=nnp, listenerPath=path, listenerMetadata="hello")
+    r = run(runtime, bundle, "mkdir /tmp/x; echo rc=$?")
+    assert r.returncode == 0, r.stderr
+    assert "rc=1" in r.stdout
+    assert "Invalid cross-device link" in r.stderr  # the agent's answer
+    agent.thread.join(5)
+    st = agent.state
+    assert st["fds"] == ["seccompFd"] and st["metadata"] == "hello", st
+    assert st["state"]["id"] == bundle.id and st["state"]["status"] == "creating"
+    assert st["pid"] == st["state"]["pid"] > 0
+    agent.conn.settimeout(5)
+    assert agent.conn.recv(1) == b""  # the runtime closed the connection after sending
+    assert 83 in agent.syscalls or 258 in agent.syscalls  # mkdir / mkdirat on x86_64
+
+
+def test_notify_listener_missing_fails_create(pyrunc, bundle, tmp_path):
+    with_profile(bundle, [{"names": ["mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+                 listenerPath=str(tmp_path / "nobody-listens.sock"))
+    bundle.write()
+    r = pyrunc("create", "--bundle", bundle.path, bundle.id)
+    assert r.returncode == 1
+    assert "listenerPath" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert pyrunc.ids() == []

@@ -198,8 +198,12 @@ BASE = {"ociVersion": "1.0.2", "root": {"path": "rootfs"},
      "/linux/seccomp/architectures/1", 'unknown architecture "SCMP_ARCH_Z80"'),
     (profile([], flags=["SECCOMP_FILTER_FLAG_BOGUS"]), "/linux/seccomp/flags/0",
      'unknown seccomp flag "SECCOMP_FILTER_FLAG_BOGUS"'),
-    (profile([{"names": ["kill"], "action": "SCMP_ACT_NOTIFY"}], listenerPath="/x"),
-     "/linux/seccomp", "SCMP_ACT_NOTIFY is not supported"),
+    (profile([{"names": ["kill"], "action": "SCMP_ACT_NOTIFY"}]),
+     "/linux/seccomp/listenerPath", "is required with SCMP_ACT_NOTIFY"),
+    (profile([{"names": ["kill", "write"], "action": "SCMP_ACT_NOTIFY"}], listenerPath="/x"),
+     "/linux/seccomp/syscalls/0/names", "cannot be used for the write syscall"),
+    (profile([], default="SCMP_ACT_NOTIFY", listenerPath="/x"),
+     "/linux/seccomp/defaultAction", "cannot be the default action"),
 ])
 def test_bad_profiles_name_the_pointer(sc, pointer, text):
     import copy
@@ -225,8 +229,21 @@ def test_good_profile_passes_config_check():
 def test_features_reports_what_check_accepts():
     f = seccomp.features()
     assert f["enabled"] is True
-    assert "SCMP_ACT_ERRNO" in f["actions"] and "SCMP_ACT_NOTIFY" not in f["actions"]
+    assert {"SCMP_ACT_ERRNO", "SCMP_ACT_NOTIFY"} <= set(f["actions"])
     assert set(f["operators"]) == set(seccomp.OPERATORS)
     assert "SCMP_ARCH_X86_64" in f["archs"]
     assert set(f["supportedFlags"]) <= set(f["knownFlags"])
     assert "SECCOMP_FILTER_FLAG_TSYNC" in f["supportedFlags"]
+
+
+def test_notify_compiles_with_a_listener_flag():
+    sc = profile([{"names": ["mkdirat"], "action": "SCMP_ACT_NOTIFY"}], listenerPath="/x",
+                 listenerMetadata="m", flags=["SECCOMP_FILTER_FLAG_TSYNC"])
+    seccomp.check(sc)
+    prog = seccomp.compile_profile(sc)
+    assert prog.flags == seccomp.FLAG_NEW_LISTENER | 1 | seccomp.FLAG_TSYNC_ESRCH
+    assert (prog.listener, prog.metadata) == ("/x", "m")
+    # without a NOTIFY rule, the listener is ignored (runtime-spec) and so is the flag
+    sc = profile([], listenerPath="/x", flags=["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"])
+    prog = seccomp.compile_profile(sc)
+    assert (prog.flags, prog.listener) == (0, None)
