@@ -298,5 +298,4 @@ def features():
     """`pyrunc features` linux.seccomp: what this build and kernel can enforce."""
     return {"enabled": True, "actions": list(ACTIONS), "operators": list(OPERATORS),
             "archs": list(ARCHS), "knownFlags": list(FLAGS),
-            "supportedFlags": [f for f in supported_flags()
-                               if f != "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}
+            "supportedFlags": supported_flags()}
