@@ -28,8 +28,10 @@ def build_init_helper(out=os.path.join(TOP, "runtime", "pyrunc-init")):
 
 
 ffibuilder = FFI()
-ffibuilder.cdef(_read("native.h") + _read("bpf.h"))
-ffibuilder.set_source("pyrunc._native", _read("native.c") + "\n" + _read("bpf.c"))
+ffibuilder.cdef(_read("native.h") + _read("bpf.h") + _read("seccomp.h"))
+ffibuilder.set_source("pyrunc._native",
+                      _read("native.c") + "\n" + _read("bpf.c") + "\n" + _read("seccomp.c"),
+                      libraries=["seccomp"])
 build_init_helper()
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
  *    executable of a process that container code can see once it runs.
  *  - Cost: a parked interpreter holds ~3 MiB of private memory; this holds a few pages.
  *
- * argv: pyrunc-init FIFO_FD[,HOOKS_FD] PATH ARG0 [ARGS...]   (FIFO_FD -1: no handshake)
+ * argv: pyrunc-init FIFO_FD[,HOOKS_FD][:SECCOMP_FD] PATH ARG0 [ARGS...]
+ *       (FIFO_FD -1: no handshake)
  * envp: the container process's environment, passed through to PATH.
  *
  * exec.fifo protocol: `pyrunc start` opens the read side, which unblocks our open; we run
@@ -24,6 +25,8 @@
 #include <unistd.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <stdint.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -193,6 +196,40 @@ static int run_start_hooks(int w)
     return 0;
 }
 
+/* The seccomp filter with noNewPrivileges (SECCOMP_FD: a memfd written by pyrunc/seccomp.py:
+ * u32 seccomp(2) flags, then the BPF instructions). Loaded as late as possible - after the
+ * startContainer hooks, right before the last write to exec.fifo and the execve - so that
+ * a profile need allow nothing of ours but write, close and execve. */
+struct sock_filter { uint16_t code; uint8_t jt, jf; uint32_t k; };  /* linux/filter.h */
+struct sock_fprog { unsigned short len; struct sock_filter *filter; };
+#define SECCOMP_SET_MODE_FILTER 1
+static struct sock_fprog seccomp_prog;
+static unsigned int seccomp_flags;
+
+static void read_seccomp(char *fd_arg)
+{
+    char *colon = strchr(fd_arg, ':');
+    if (!colon)
+        return;
+    *colon = '\0';
+    int fd = atoi(colon + 1);
+    off_t size = lseek(fd, 0, SEEK_END);
+    char *buf = size > 4 ? malloc((size_t)size) : NULL;
+    if (!buf || pread(fd, buf, (size_t)size, 0) != size)
+        die("read seccomp filter", colon + 1);
+    memcpy(&seccomp_flags, buf, 4);
+    seccomp_prog.len = (unsigned short)((size - 4) / sizeof(struct sock_filter));
+    seccomp_prog.filter = (struct sock_filter *)(buf + 4);
+    close(fd);
+}
+
+static int load_seccomp(void)
+{
+    if (!seccomp_prog.filter)
+        return 0;
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, seccomp_flags, &seccomp_prog);
+}
+
 /* Block until `pyrunc start` opens the read side of exec.fifo, run the startContainer
  * hooks, then answer. The fd is an O_PATH handle opened before pivot_root; reopening it
  * through /proc makes the open block like a plain open of the fifo would. */
@@ -211,6 +248,13 @@ static void wait_for_start(const char *fd_arg)
         die("open exec fifo", path);
     if (blob && run_start_hooks(w) < 0)
         _exit(1);
+    if (load_seccomp() < 0) {
+        char msg[128];
+        int len = snprintf(msg, sizeof(msg), "1load seccomp filter: %s", strerror(errno));
+        if (write(w, msg, (size_t)len) < 0)
+            _exit(1);
+        _exit(1);
+    }
     if (write(w, "0", 1) != 1)
         die("write exec fifo", path);
     close(w);
@@ -226,7 +270,10 @@ int main(int argc, char **argv, char **envp)
         die("usage:", "FIFO_FD PATH ARG0 [ARGS...]");
     }
     reset_signals();
+    read_seccomp(argv[1]);
     wait_for_start(argv[1]);
+    if (atoi(argv[1]) < 0 && load_seccomp() < 0)
+        die("load seccomp filter", "");
     execve(argv[2], argv + 3, envp);
     die("exec", argv[2]);
     return 127;

@@ -18,7 +18,6 @@ PROPAGATION = ("shared", "slave", "private", "unbindable", "rshared", "rslave", 
                "runbindable")
 # Fields pyrunc does not implement yet: asking for them is an error, never silently ignored.
 UNSUPPORTED = (
-    ("/linux/seccomp", ("linux", "seccomp")),
     ("/linux/intelRdt", ("linux", "intelRdt")),
     ("/linux/memoryPolicy", ("linux", "memoryPolicy")),
     ("/linux/timeOffsets", ("linux", "timeOffsets")),
@@ -255,6 +254,9 @@ def _check_linux(config, linux, warnings):
             raise ConfigError("/linux/personality/flags", "personality flags are not supported "
                               "by pyrunc yet")
     _opt(linux, "resources", "object", "/linux")
+    if linux.get("seccomp") is not None:
+        from pyrunc.seccomp import check as check_seccomp
+        check_seccomp(linux["seccomp"])
 
 
 _IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",

@@ -77,6 +77,9 @@ def create(ctx, cid, bundle, opts):
     if not os.path.isdir(plan.rootfs):
         raise PyruncError(f"config.json /root/path: rootfs {plan.rootfs} is not a directory")
     _check_preserved(plan)
+    if (config.get("linux") or {}).get("seccomp"):
+        from pyrunc import seccomp
+        plan.seccomp = seccomp.prepare(config["linux"]["seccomp"])
     sdir = _make_state_dir(ctx.root, cid)
     cgroup = None
     spawned = None
@@ -166,6 +169,9 @@ def _make_cgroup(ctx, cid, config):
 
 
 def _creating_hooks(plan, pid):
+    if plan.seccomp is not None and plan.seccomp.sock is not None:
+        # Init has its copy and sends the notify fd on it: the listener must see EOF then.
+        plan.seccomp.sock.close()
     from pyrunc import hooks
     state = hooks.state_json(plan.config, plan.id, "creating", pid, plan.bundle)
     hooks.run(plan.config, "prestart", state)

@@ -8,6 +8,7 @@ def features():
     from pyrunc import SPEC_VERSION, __version__
     from pyrunc.capabilities import NAMES
     from pyrunc.mounts import FLAGS, PROPAGATION, RECURSIVE
+    from pyrunc.seccomp import features as seccomp_features
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": SPEC_VERSION,
@@ -19,7 +20,7 @@ def features():
             "capabilities": sorted(NAMES, key=NAMES.get),
             "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": False,
                        "rdma": True},
-            "seccomp": {"enabled": False},
+            "seccomp": seccomp_features(),
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},

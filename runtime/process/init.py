@@ -14,7 +14,7 @@ import socket
 import struct
 import termios
 
-from pyrunc import capabilities, hooks, native, rootfs
+from pyrunc import capabilities, hooks, native, rootfs, seccomp
 from pyrunc.errors import PyruncError
 from pyrunc.process import sync
 from pyrunc.process.sync import child_fail
@@ -210,6 +210,24 @@ def _no_new_privs(plan):
         native.prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
+def _seccomp_with_privileges(plan):
+    # Without NO_NEW_PRIVS, loading a filter needs CAP_SYS_ADMIN: before the drop.
+    if plan.seccomp is not None and not plan.process.get("noNewPrivileges"):
+        seccomp.load_in_init(plan)
+
+
+def _seccomp_late(plan):
+    # With NO_NEW_PRIVS, as late as possible: pyrunc-init loads it right before the exec,
+    # so that the profile need allow nothing of ours (not the fexecve, not the sync).
+    # With a listener, it is loaded here: the notify fd goes out during create.
+    plan.seccomp_fd = -1
+    if plan.seccomp is not None and plan.process.get("noNewPrivileges"):
+        if plan.seccomp.listener:
+            seccomp.load_in_init(plan)
+        else:
+            plan.seccomp_fd = seccomp.helper_memfd(plan.seccomp)
+
+
 def _user_and_capabilities(plan):
     user = plan.process.get("user") or {}
     uid, gid = user.get("uid") or 0, user.get("gid") or 0
@@ -305,6 +323,7 @@ def _close_fds(plan):
 def _exec_helper(plan):
     sync.send(plan.sock, ready=1)
     fds = str(plan.fifo_fd) + (f",{plan.hooks_fd}" if plan.hooks_fd >= 0 else "")
+    fds += f":{plan.seccomp_fd}" if plan.seccomp_fd >= 0 else ""
     argv = ["pyrunc-init", fds, plan.exec_path] + list(plan.process["args"])
     os.execve(plan.helper_fd, argv, dict(e.split("=", 1) for e in plan.env))
 
@@ -325,9 +344,11 @@ STEPS = (
     _rlimits,
     _oom_score_adj,
     _no_new_privs,
+    _seccomp_with_privileges,
     _user_and_capabilities,
     _find_executable,
     _start_container_hooks,
     _close_fds,
+    _seccomp_late,
     _exec_helper,
 )

@@ -33,3 +33,4 @@ class Plan:
         self.host_pid = 0
         self.listen_fds = 0
         self.sock = None
+        self.seccomp = None  # seccomp.Program, compiled in the parent

@@ -37,8 +37,8 @@ def _assert_nothing_left(rt, bundle):
     (lambda c: c.__setitem__("ociVersion", "2.0.0"), "/ociVersion"),
     (lambda c: c["linux"].__setitem__("sysctl", {"kernel.bogus_thing": "1"}),
      "/linux/sysctl/kernel.bogus_thing"),
-    (lambda c: c["linux"].__setitem__("seccomp", {"defaultAction": "SCMP_ACT_ALLOW"}),
-     "/linux/seccomp"),
+    (lambda c: c["linux"].__setitem__("seccomp", {"defaultAction": "SCMP_ACT_FOO"}),
+     "/linux/seccomp/defaultAction"),
 ])
 def test_invalid_config_names_the_field(pyrunc, bundle, tmp_path, mutate, pointer):
     mutate(bundle.config)
