@@ -1,7 +1,7 @@
 """Container lifecycle: create, start, kill, delete (runc's semantics and error texts)."""
 import errno
 import os
-import signal
+import _signal as signal  # the C module: signal.py imports enum (~5 ms)
 
 from pyrunc import state as st
 from pyrunc.errors import ContainerExists, InvalidState, PyruncError, SyscallError
@@ -121,8 +121,8 @@ def create(ctx, cid, bundle, opts):
 
 
 def _connect_console(path):
-    import socket
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    import _socket
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         s.connect(path)
     except OSError as e:
@@ -297,11 +297,7 @@ def _read_rest(fd):
     return out.decode(errors="replace").strip() or "startContainer hook failed"
 
 
-_SIGNALS = None
-
-
 def parse_signal(text):
-    global _SIGNALS
     try:
         num = int(text)
     except ValueError:
@@ -313,10 +309,9 @@ def parse_signal(text):
     name = text.upper()
     if not name.startswith("SIG"):
         name = "SIG" + name
-    sig = getattr(signal.Signals, name, None) if hasattr(signal.Signals, name) else None
-    if sig is None or not isinstance(sig, signal.Signals):
+    if "_" in name or not isinstance(getattr(signal, name, None), int):
         raise PyruncError(f"unknown signal {text!r}")
-    return int(sig)
+    return getattr(signal, name)
 
 
 def kill(c, sig, all_=False):

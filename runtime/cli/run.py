@@ -6,7 +6,7 @@ with init's status (128+signal when a signal killed it), then deletes the contai
 it creates the container (init is re-parented to it), so the flag changes nothing.
 """
 import os
-import signal
+import _signal as signal  # the C module: signal.py imports enum (~5 ms)
 
 from pyrunc.cli.args import BOOL, Flag
 from pyrunc.cli.common import parse_cmd

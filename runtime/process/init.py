@@ -9,8 +9,8 @@ import errno
 import fcntl
 import os
 import resource
-import signal
-import socket
+import _signal as signal  # C modules: signal.py and socket.py import enum (~5 ms)
+import _socket as socket
 import struct
 import termios
 
@@ -113,7 +113,8 @@ def _console(plan):
                     struct.pack("HHHH", size["height"], size["width"], 0, 0))
     if "mount" in plan.new_namespaces:
         rootfs.bind_console(slave)
-    socket.send_fds(plan.console_sock, [name.encode()], [master])
+    plan.console_sock.sendmsg([name.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                                  struct.pack("i", master))])
     plan.console_sock.close()
     os.close(master)
     os.setsid()
@@ -130,10 +131,13 @@ def _loopback(plan):
     if "network" not in plan.new_namespaces:
         return
     SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
         req = struct.pack("16sh", b"lo", 0)
         flags = struct.unpack("16sh", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, req))[1]
         fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | IFF_UP))
+    finally:
+        s.close()
 
 
 def _hostname(plan):
@@ -317,7 +321,7 @@ def _close_fds(plan):
             except OSError:
                 pass
     # Python ignores SIGPIPE/SIGXFSZ; pyrunc-init restores every default before exec.
-    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 def _exec_helper(plan):

@@ -8,7 +8,7 @@ re-parented to it (runc gets the same tree with CLONE_PARENT): `run` can wait fo
 when `create` exits init goes to the caller's subreaper (containerd's shim, conmon).
 """
 import os
-import signal
+import _signal as signal  # the C module: signal.py imports enum (~5 ms)
 
 from pyrunc import native
 from pyrunc.errors import InitError, PyruncError
