@@ -71,28 +71,47 @@ def _exec(ctx, opts, pos):
                           "console socket")
     if opts["console_socket"] and not process.get("terminal"):
         raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
-    if process.get("terminal"):
-        raise PyruncError("exec with a terminal (--tty, process.terminal) is not supported "
-                          "by pyrunc yet")
     _check_preserved(opts["preserve_fds"])
-    pid = run_process(c, process, opts)
-    if opts["detach"]:
+    console = mine = None
+    if process.get("terminal"):
+        console, mine = _console_socket(opts["console_socket"])
+    try:
+        pid = run_process(c, process, opts, console)
         if opts["pid_file"]:
             from pyrunc.container import write_pid_file
             write_pid_file(opts["pid_file"], pid)
-        return 0
-    if opts["pid_file"]:
-        from pyrunc.container import write_pid_file
-        write_pid_file(opts["pid_file"], pid)
+        if opts["detach"]:
+            return 0
+        if mine is not None:
+            return _proxy_tty(mine, pid)
+    finally:
+        if mine is not None:
+            mine.close()
     from pyrunc.cli.run import _wait_forwarding
     return _wait_forwarding(pid)
 
 
-def run_process(c, process, opts):
+def _console_socket(path):
+    """(socket for the tenant, our end or None). With --console-socket the pty master goes
+    to that socket's listener; in the foreground without one, to us, and we proxy stdio."""
+    import socket
+    if path:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)  # a host path: connect before the tenant leaves the host's mounts
+        except OSError as e:
+            s.close()
+            raise PyruncError(f"connect to console socket {path}: {e.strerror}") from None
+        return s, None
+    return socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+
+
+def run_process(c, process, opts, console=None):
     """Start `process` in container `c`; returns its host pid once it runs."""
     from pyrunc.container import helper_memfd
     from pyrunc.process import tenant
     plan = tenant.ExecPlan(c.id, c.config, process, opts["preserve_fds"])
+    plan.console = console
     try:
         tenant.open_namespaces(plan, c.pid)
         if not c.init_alive():  # the pid was recycled between status() and the opens
@@ -222,3 +241,113 @@ def _validate(p):
     user = p.get("user") or {}
     if not isinstance(user, dict):
         raise PyruncError("user must be an object")
+
+
+def _proxy_tty(sock, pid):
+    """Foreground --tty: receive the pty master, copy stdin -> master -> stdout until the
+    process exits, forwarding signals (and the window size) as runc does. Returns its status."""
+    import select
+    import signal
+    import socket
+    import termios
+    import tty
+    _, fds, _, _ = socket.recv_fds(sock, 4096, 1)
+    if not fds:
+        raise PyruncError("no pty master received from the exec'd process")
+    master = fds[0]
+    saved = None
+    if os.isatty(0):
+        saved = termios.tcgetattr(0)
+        tty.setraw(0)
+
+    def winch(*_):
+        try:
+            import fcntl
+            size = fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8)
+            fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+        except OSError:
+            pass
+
+    def forward(sig, _frame):
+        if sig == signal.SIGWINCH:
+            winch()
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    if saved is not None:
+        winch()
+    for sig in signal.valid_signals():
+        if sig not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
+            try:
+                signal.signal(sig, forward)
+            except (OSError, ValueError):
+                pass
+    try:
+        poller = select.poll()
+        poller.register(master, select.POLLIN)
+        stdin_open = True
+        try:
+            poller.register(0, select.POLLIN)
+        except (OSError, ValueError):
+            stdin_open = False
+        done = False
+        while not done:
+            for fd, ev in poller.poll(200):
+                if fd == master:
+                    try:
+                        data = os.read(master, 65536)
+                    except OSError:  # EIO: every peer fd is closed
+                        data = b""
+                    if not data:
+                        done = True
+                        break
+                    _write_all(1, data)
+                elif fd == 0:
+                    data = os.read(0, 65536) if ev & (select.POLLIN | select.POLLHUP) else b""
+                    if data:
+                        _write_all(master, data)
+                    else:
+                        poller.unregister(0)
+                        stdin_open = False
+                        _write_all(master, b"\x04")  # EOF for the pty's reader
+            if not done and _exited(pid):
+                done = True
+        del stdin_open
+    finally:
+        if saved is not None:
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        os.close(master)
+    return _wait(pid)
+
+
+def _write_all(fd, data):
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+_STATUS = {}
+
+
+def _exited(pid):
+    try:
+        wpid, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    if wpid == pid:
+        _STATUS[pid] = status
+        return True
+    return False
+
+
+def _wait(pid):
+    status = _STATUS.get(pid)
+    if status is None:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            return 255
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)

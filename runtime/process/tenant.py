@@ -30,8 +30,13 @@ Imports: after setns into the container's mount namespace the host's Python libr
 of reach, so every module the joiner and the tenant use is imported here, at module load in
 the CLI. A lazy import after setns(mnt) would fail with ModuleNotFoundError.
 """
+import array  # noqa: F401  (socket.send_fds uses it)
+import fcntl
 import os
 import signal
+import socket
+import struct
+import termios
 
 from pyrunc import native
 from pyrunc.errors import InitError, PyruncError
@@ -63,6 +68,7 @@ class ExecPlan:
         self.ns_fds = []  # (type, clone flag, fd), user first, mnt last
         self.root_fd = -1  # init's root, for a container without its own mount ns
         self.sock = None
+        self.console = None  # a connected AF_UNIX socket: send the pty master there
         self.env = []
         self.exec_path = None
 
@@ -158,6 +164,8 @@ def tenant(plan, sock):
         if plan.root_fd >= 0:
             os.close(plan.root_fd)
         sync.expect(sock, "cont", "pyrunc")  # the CLI has put us in the cgroup
+        if plan.console is not None:
+            _console(plan)
         for step in STEPS:
             try:
                 step(plan)
@@ -176,6 +184,40 @@ def tenant(plan, sock):
         sync.child_fail(sock, e)
 
 
+TIOCSCTTY = 0x540E
+TIOCGPTN = 0x80045430
+TIOCSPTLCK = 0x40045431
+TIOCGPTPEER = 0x5441
+
+
+def _console(plan):
+    """A pty from the container's own devpts (after setns(mnt)), as runc does: the master
+    goes over the console socket in one sendmsg with one SCM_RIGHTS fd and the pty name as
+    payload; the peer becomes our stdio and controlling terminal."""
+    try:
+        master = os.open("/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as e:
+        raise PyruncError(f"open /dev/pts/ptmx in the container: {e.strerror}") from None
+    try:
+        fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+        num = struct.unpack("i", fcntl.ioctl(master, TIOCGPTN, struct.pack("i", 0)))[0]
+        # TIOCGPTPEER: the peer of *this* master, no path lookup in a container's /dev/pts.
+        peer = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
+        size = plan.process.get("consoleSize") or {}
+        if size.get("height") and size.get("width"):
+            fcntl.ioctl(peer, termios.TIOCSWINSZ,
+                        struct.pack("HHHH", size["height"], size["width"], 0, 0))
+        socket.send_fds(plan.console, [f"/dev/pts/{num}".encode()], [master])
+    finally:
+        os.close(master)
+    plan.console.close()
+    os.setsid()
+    for fd in (0, 1, 2):
+        os.dup2(peer, fd)
+    os.close(peer)
+    fcntl.ioctl(0, TIOCSCTTY, 0)
+
+
 def start(plan, join_cgroup):
     """Fork the joiner, put the tenant in the container's cgroup, wait until it has exec'd
     pyrunc-init. Returns the tenant's pid (a child of this process: we are a subreaper)."""
@@ -187,6 +229,9 @@ def start(plan, join_cgroup):
         joiner(plan, child)
     child.close()
     close_plan_fds(plan)
+    if plan.console is not None:
+        plan.console.close()
+        plan.console = None
     chan = sync.Channel(parent)
     pid = 0
     try:

@@ -340,3 +340,90 @@ def test_exec_tty_without_console_socket_in_detach_fails(runtime, bundle):
     r = runtime("exec", "-t", "-d", bundle.id, "true")
     assert r.returncode == 255
     assert "cannot allocate tty if" in r.stderr
+
+
+def _read_until_closed(fd, timeout=10):
+    import select
+    out = b""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if not r:
+            continue
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # EIO: the other side is gone
+            break
+        if not data:
+            break
+        out += data
+    return out
+
+
+def test_exec_tty_foreground(runtime, bundle):
+    """-t in the foreground: the runtime's own terminal is proxied to a new pty."""
+    import fcntl
+    import termios
+    _start(runtime, bundle)
+    master, slave = os.openpty()
+    p = subprocess.Popen(runtime.cmd("exec", "-t", bundle.id, "sh", "-c",
+                                     "tty; read x; echo got=$x; exit 4"),
+                         stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                         preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+    os.close(slave)
+    try:
+        time.sleep(0.5)
+        os.write(master, b"hello\r")
+        out = _read_until_closed(master)
+        assert p.wait(timeout=10) == 4, out
+    finally:
+        p.kill()
+        p.wait()
+        os.close(master)
+    assert b"/dev/pts/" in out
+    assert b"got=hello" in out
+
+
+def test_exec_console_socket(runtime, bundle, tmp_path):
+    import array
+    import socket
+    _start(runtime, bundle)
+    path = str(tmp_path / "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    try:
+        r = runtime("exec", "-d", "-t", "--console-socket", path, bundle.id, "sh", "-c",
+                    "tty; echo hi-from-tty; sleep 1")
+        assert r.returncode == 0, r.stderr
+        conn, _ = srv.accept()
+        fds = array.array("i")
+        msg, anc, _, _ = conn.recvmsg(4096, socket.CMSG_SPACE(fds.itemsize))
+        assert msg  # the pty name; ignored by receivers but not empty
+        assert len(anc) == 1
+        level, kind, data = anc[0]
+        assert (level, kind) == (socket.SOL_SOCKET, socket.SCM_RIGHTS)
+        fds.frombytes(data)
+        assert len(fds) == 1
+        out = _read_until_closed(fds[0])
+        os.close(fds[0])
+        conn.close()
+    finally:
+        srv.close()
+    assert b"/dev/pts/" in out
+    assert b"hi-from-tty" in out
+
+
+def test_exec_console_socket_needs_tty(runtime, bundle, tmp_path):
+    _start(runtime, bundle)
+    r = runtime("exec", "--console-socket", str(tmp_path / "x.sock"), bundle.id, "true")
+    assert r.returncode == 255
+    assert "cannot use console socket" in r.stderr
+
+
+@pytest.mark.parametrize("flag", ["--apparmor", "--process-label"])
+def test_exec_unsupported_security_flags_fail_clearly(pyrunc, bundle, flag):
+    _start(pyrunc, bundle)
+    r = pyrunc("exec", flag, "x", bundle.id, "true")
+    assert r.returncode == 255
+    assert "not supported" in r.stderr
