@@ -75,6 +75,10 @@ def _exec(ctx, opts, pos):
     console = mine = None
     if process.get("terminal"):
         console, mine = _console_socket(opts["console_socket"])
+    # In the foreground, signals are caught from before the process exists (the process can
+    # run, and be signalled through us, before start() returns) and handed on once its pid
+    # is known, as runc's signal handler does.
+    fwd = None if opts["detach"] else Forwarder()
     try:
         pid = run_process(c, process, opts, console)
         if opts["pid_file"]:
@@ -83,12 +87,52 @@ def _exec(ctx, opts, pos):
         if opts["detach"]:
             return 0
         if mine is not None:
-            return _proxy_tty(mine, pid)
+            return _proxy_tty(mine, pid, fwd)
+        fwd.set_pid(pid)
+        return _wait(pid)
     finally:
         if mine is not None:
             mine.close()
-    from pyrunc.cli.run import _wait_forwarding
-    return _wait_forwarding(pid)
+
+
+class Forwarder:
+    """Catch every catchable signal; queue them until the pid is known, then forward."""
+
+    def __init__(self):
+        import signal
+        self.me = os.getpid()
+        self.winch = signal.SIGWINCH
+        self.pid = 0
+        self.pending = []
+        self.on_winch = None
+        for sig in signal.valid_signals():
+            if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
+                continue
+            try:
+                signal.signal(sig, self._handle)
+            except (OSError, ValueError):
+                pass
+
+    def _handle(self, sig, _frame):
+        if os.getpid() != self.me:
+            return  # a forked setup process before it reset its handlers
+        if sig == self.winch and self.on_winch:
+            self.on_winch()
+        if not self.pid:
+            self.pending.append(sig)
+            return
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def set_pid(self, pid):
+        self.pid = pid
+        while self.pending:
+            try:
+                os.kill(pid, self.pending.pop(0))
+            except ProcessLookupError:
+                pass
 
 
 def _console_socket(path):
@@ -243,11 +287,10 @@ def _validate(p):
         raise PyruncError("user must be an object")
 
 
-def _proxy_tty(sock, pid):
+def _proxy_tty(sock, pid, fwd):
     """Foreground --tty: receive the pty master, copy stdin -> master -> stdout until the
     process exits, forwarding signals (and the window size) as runc does. Returns its status."""
     import select
-    import signal
     import socket
     import termios
     import tty
@@ -268,21 +311,10 @@ def _proxy_tty(sock, pid):
         except OSError:
             pass
 
-    def forward(sig, _frame):
-        if sig == signal.SIGWINCH:
-            winch()
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
     if saved is not None:
         winch()
-    for sig in signal.valid_signals():
-        if sig not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
-            try:
-                signal.signal(sig, forward)
-            except (OSError, ValueError):
-                pass
+        fwd.on_winch = winch
+    fwd.set_pid(pid)
     try:
         poller = select.poll()
         poller.register(master, select.POLLIN)

@@ -120,6 +120,7 @@ def joiner(plan, sock):
         # First: nothing the container runs may read this host python3 through /proc.
         native.prctl(PR_SET_DUMPABLE, 0)
         native.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        _default_signals()
         # The user namespace comes first (it owns the others and grants the capabilities
         # to join them), the mount namespace last (it changes what paths mean; all the ns
         # fds were opened before fork).
@@ -141,6 +142,17 @@ def joiner(plan, sock):
         os._exit(0)
     except BaseException as e:
         sync.child_fail(sock, e)
+
+
+def _default_signals():
+    """The CLI may have installed Python handlers (foreground exec forwards signals): a
+    signal meant for the setup processes should act as the default, not be queued."""
+    for sig in signal.valid_signals():
+        try:
+            if callable(signal.getsignal(sig)):
+                signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
 
 
 # init's per-process steps, in init's order. Reused rather than copied so that exec'd
@@ -166,6 +178,7 @@ def tenant(plan, sock):
         sync.expect(sock, "cont", "pyrunc")  # the CLI has put us in the cgroup
         if plan.console is not None:
             _console(plan)
+        _check_cwd(plan)
         for step in STEPS:
             try:
                 step(plan)
@@ -182,6 +195,18 @@ def tenant(plan, sock):
         os.execve(plan.helper_fd, argv, env)
     except BaseException as e:
         sync.child_fail(sock, e)
+
+
+def _check_cwd(plan):
+    # init's step makes a missing cwd (for create, as runc); runc's exec refuses it instead.
+    cwd = plan.process.get("cwd") or "/"
+    try:
+        os.stat(cwd)
+    except FileNotFoundError:
+        raise PyruncError(f'chdir to cwd ("{cwd}") set in config.json failed: '
+                          f"no such file or directory") from None
+    except OSError:
+        pass  # EACCES etc.: retried as the container user by the step
 
 
 TIOCSCTTY = 0x540E

@@ -427,3 +427,29 @@ def test_exec_unsupported_security_flags_fail_clearly(pyrunc, bundle, flag):
     r = pyrunc("exec", flag, "x", bundle.id, "true")
     assert r.returncode == 255
     assert "not supported" in r.stderr
+
+
+def test_exec_missing_cwd_fails(runtime, bundle):
+    _start(runtime, bundle)
+    r = runtime("exec", "--cwd", "/nonexistent", bundle.id, "pwd")
+    assert r.returncode == 255
+    assert "chdir to cwd" in r.stderr and "/nonexistent" in r.stderr
+    r = runtime("exec", "--cwd", "relative", bundle.id, "pwd")
+    assert r.returncode == 255
+    assert "Cwd must be an absolute path" in r.stderr
+
+
+def test_exec_rlimits_and_signals(runtime, bundle):
+    bundle.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}]
+    _start(runtime, bundle)
+    r = runtime("exec", bundle.id, "sh", "-c",
+                "ulimit -n; ulimit -Hn; grep -E '^Sig(Blk|Ign)' /proc/self/status")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("\n")
+    assert lines[1] == "654"
+    # runc 1.1 sets them with prlimit from the parent and races with the process reading
+    # them (its soft limit is sometimes the hard one); pyrunc sets them before exec.
+    assert lines[0] == "321" or runtime.name == "runc"
+    sig = {line.split(":")[0]: int(line.split()[1], 16) for line in lines[2:] if line}
+    assert sig["SigBlk"] == 0
+    assert not sig["SigIgn"] & (1 << (13 - 1))  # SIGPIPE, which Python ignores
