@@ -266,22 +266,27 @@ def test_exec_joins_the_container_cgroup(runtime, bundle, tmp_path):
 
 
 def test_exec_cgroup_flag_uses_a_sub_cgroup(runtime, bundle, tmp_path):
+    """--cgroup [ctrl:]sub puts the process into an existing sub-cgroup of the container's."""
     _start(runtime, bundle)
     rel = bundle.config["linux"]["cgroupsPath"]
+    v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    if v2:
+        dirs = [os.path.join("/sys/fs/cgroup", rel.lstrip("/"))]
+    else:
+        dirs = [d for d in cgroup_dirs(rel) if "/unified/" not in d]
     made = []
-    for d in cgroup_dirs(rel):
-        if os.path.basename(os.path.dirname(d)) == "unified" or "/unified/" in d:
-            continue
+    for d in dirs:
         os.mkdir(os.path.join(d, "sub"))
         made.append(os.path.join(d, "sub"))
     try:
-        pid = _exec_detached(runtime, bundle, tmp_path, "sleep", "100",
-                             flags=("--cgroup", "memory:sub"))
+        spec = "sub" if v2 else "memory:sub"
+        pid = _exec_detached(runtime, bundle, tmp_path, "sleep", "100", flags=("--cgroup", spec))
         lines = _proc_cgroups(pid)
-        mem = [line for line in lines if ":memory:" in line]
-        if mem:  # cgroup v1 host
-            assert mem[0].endswith(rel + "/sub")
-            assert [line for line in lines if ":pids:" in line][0].endswith(rel)
+        if v2:
+            assert lines == [f"0::{rel}/sub"]
+        else:  # only the named controller moves
+            assert [x for x in lines if ":memory:" in x][0].endswith(rel + "/sub")
+            assert [x for x in lines if ":pids:" in x][0].endswith(rel)
         os.kill(pid, 9)
     finally:
         runtime("delete", "--force", bundle.id)
