@@ -64,6 +64,9 @@ def _exec(ctx, opts, pos):
         raise PyruncError("apparmor profiles are not supported by pyrunc")
     if opts["process_label"] or process.get("selinuxLabel"):
         raise PyruncError("SELinux process labels are not supported by pyrunc")
+    for key in ("scheduler", "ioPriority", "execCPUAffinity"):
+        if process.get(key) is not None:
+            raise PyruncError(f"process {key} is not supported by pyrunc yet")
     if opts["pidfd_socket"]:
         raise PyruncError("--pidfd-socket is not supported by pyrunc yet")
     if process.get("terminal") and opts["detach"] and not opts["console_socket"]:

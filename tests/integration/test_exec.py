@@ -458,3 +458,13 @@ def test_exec_rlimits_and_signals(runtime, bundle):
     sig = {line.split(":")[0]: int(line.split()[1], 16) for line in lines[2:] if line}
     assert sig["SigBlk"] == 0
     assert not sig["SigIgn"] & (1 << (13 - 1))  # SIGPIPE, which Python ignores
+
+
+def test_exec_process_file_unsupported_fields_fail_clearly(pyrunc, bundle, tmp_path):
+    _start(pyrunc, bundle)
+    path = tmp_path / "process.json"
+    path.write_text(json.dumps({"args": ["true"], "cwd": "/",
+                                "ioPriority": {"class": "IOPRIO_CLASS_IDLE"}}))
+    r = pyrunc("exec", "-p", path, bundle.id)
+    assert r.returncode == 255
+    assert "ioPriority is not supported" in r.stderr
