@@ -135,7 +135,12 @@ def joiner(plan, sock):
             os.chroot(".")
         else:
             os.chdir("/")  # setns(mnt) already made / and cwd the container's root
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as e:
+            # ENOMEM from fork after setns(pid): that namespace's init has exited.
+            raise PyruncError(f"fork into the container's pid namespace: {e.strerror} "
+                              f"(has the container stopped?)") from None
         if pid == 0:
             tenant(plan, sock)  # never returns
         sync.send(sock, pid=pid)
@@ -157,12 +162,8 @@ def _default_signals():
 
 # init's per-process steps, in init's order. Reused rather than copied so that exec'd
 # processes get exactly what the container's own process gets.
-def _steps():
-    return (init._rlimits, init._oom_score_adj, init._no_new_privs,
-            init._user_and_capabilities, init._find_executable, init._close_fds)
-
-
-STEPS = _steps()
+STEPS = (init._rlimits, init._oom_score_adj, init._no_new_privs,
+         init._user_and_capabilities, init._find_executable, init._close_fds)
 
 
 def tenant(plan, sock):
