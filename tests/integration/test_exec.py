@@ -468,3 +468,25 @@ def test_exec_process_file_unsupported_fields_fail_clearly(pyrunc, bundle, tmp_p
     r = pyrunc("exec", "-p", path, bundle.id)
     assert r.returncode == 255
     assert "ioPriority is not supported" in r.stderr
+
+
+def test_exec_into_created_container_then_start(runtime, bundle, tmp_path):
+    _start(runtime, bundle, create_only=True)
+    pid = _exec_detached(runtime, bundle, tmp_path, "sleep", "100")
+    assert _status(runtime, bundle.id) == "created"
+    assert runtime("start", bundle.id).returncode == 0
+    assert _status(runtime, bundle.id) == "running"
+    assert os.path.exists(f"/proc/{pid}")
+
+
+def test_exec_ends_when_the_container_init_dies(runtime, bundle):
+    _start(runtime, bundle)
+    p = subprocess.Popen(runtime.cmd("exec", bundle.id, "sleep", "100"))
+    try:
+        time.sleep(0.5)
+        runtime("kill", bundle.id, "KILL", check=True)
+        # the pid namespace goes with its init: the exec'd process is killed too
+        assert p.wait(timeout=10) == 128 + 9
+    finally:
+        p.kill()
+        p.wait()
