@@ -1,8 +1,388 @@
-"""pyrunc exec: not supported yet (exit status 255 for exec errors, as runc)."""
+"""pyrunc exec [flags] ID [COMMAND ARGS...]: run a new process in a created or running
+container (process side: pyrunc/process/tenant.py).
+
+Without --process the container's config.json process is the base, with the flags as
+overrides (runc's getProcess): args from the command line, --env appended, --cap added to
+bounding/effective/permitted (and ambient when the spec has an inheritable set), --user
+UID[:GID], --additional-gids appended. In the foreground pyrunc forwards signals and exits
+with the process's status (128+signal when killed); --detach returns once the process runs.
+Every error exits 255, as runc's exec does.
+"""
+import os
+
+from pyrunc.cli.args import BOOL, INT, LIST, STR, Flag
+from pyrunc.cli.common import parse_cmd
+from pyrunc.errors import PyruncError
+
+FLAGS = (
+    Flag("console-socket", STR, ""),
+    Flag("pidfd-socket", STR, ""),
+    Flag("cwd", STR, ""),
+    Flag("env,e", LIST),
+    Flag("tty,t", BOOL),
+    Flag("user,u", STR, ""),
+    Flag("additional-gids,g", LIST),
+    Flag("process,p", STR, ""),
+    Flag("detach,d", BOOL),
+    Flag("pid-file", STR, ""),
+    Flag("process-label", STR, ""),
+    Flag("apparmor", STR, ""),
+    Flag("no-new-privs", BOOL),
+    Flag("cap,c", LIST),
+    Flag("preserve-fds", INT),
+    Flag("cgroup", LIST),
+    Flag("ignore-paused", BOOL),
+)
+
+
+class ExecError(PyruncError):
+    exit_code = 255
 
 
 def main(ctx, args):
-    from pyrunc.errors import PyruncError
-    e = PyruncError("exec is not supported by pyrunc yet")
-    e.exit_code = 255
-    raise e
+    # Usage errors exit 1 (runc checks the arguments before it runs exec); everything
+    # after that is "exec failed: ..." with status 255.
+    opts, pos = parse_cmd("exec", FLAGS, args, nargs=1, stop=True, at_least=True)
+    try:
+        return _exec(ctx, opts, pos)
+    except PyruncError as e:
+        raise ExecError(f"exec failed: {e}") from None
+
+
+def _exec(ctx, opts, pos):
+    from pyrunc import state as st
+    c = st.load(ctx.root, pos[0])
+    if opts["pid_file"]:
+        opts["pid_file"] = os.path.abspath(opts["pid_file"])
+    status = c.status()
+    if status == st.STOPPED:
+        raise PyruncError("cannot exec in a stopped container")
+    if status == st.PAUSED and not opts["ignore_paused"]:
+        raise PyruncError("cannot exec in a paused container (use --ignore-paused to override)")
+    process = get_process(c, opts, pos[1:])
+    if opts["apparmor"] or process.get("apparmorProfile"):
+        raise PyruncError("apparmor profiles are not supported by pyrunc")
+    if opts["process_label"] or process.get("selinuxLabel"):
+        raise PyruncError("SELinux process labels are not supported by pyrunc")
+    for key in ("scheduler", "ioPriority", "execCPUAffinity"):
+        if process.get(key) is not None:
+            raise PyruncError(f"process {key} is not supported by pyrunc yet")
+    if opts["pidfd_socket"]:
+        raise PyruncError("--pidfd-socket is not supported by pyrunc yet")
+    if process.get("terminal") and opts["detach"] and not opts["console_socket"]:
+        raise PyruncError("cannot allocate tty if pyrunc will detach without setting "
+                          "console socket")
+    if opts["console_socket"] and not process.get("terminal"):
+        raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
+    _check_preserved(opts["preserve_fds"])
+    console = mine = None
+    if process.get("terminal"):
+        console, mine = _console_socket(opts["console_socket"])
+    # In the foreground, signals are caught from before the process exists (the process can
+    # run, and be signalled through us, before start() returns) and handed on once its pid
+    # is known, as runc's signal handler does.
+    fwd = None if opts["detach"] else Forwarder()
+    try:
+        pid = run_process(c, process, opts, console)
+        if opts["pid_file"]:
+            from pyrunc.container import write_pid_file
+            write_pid_file(opts["pid_file"], pid)
+        if opts["detach"]:
+            return 0
+        if mine is not None:
+            return _proxy_tty(mine, pid, fwd)
+        fwd.set_pid(pid)
+        return _wait(pid)
+    finally:
+        if mine is not None:
+            mine.close()
+
+
+class Forwarder:
+    """Catch every catchable signal; queue them until the pid is known, then forward."""
+
+    def __init__(self):
+        import signal
+        self.me = os.getpid()
+        self.winch = signal.SIGWINCH
+        self.pid = 0
+        self.pending = []
+        self.on_winch = None
+        for sig in signal.valid_signals():
+            if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
+                continue
+            try:
+                signal.signal(sig, self._handle)
+            except (OSError, ValueError):
+                pass
+
+    def _handle(self, sig, _frame):
+        if os.getpid() != self.me:
+            return  # a forked setup process before it reset its handlers
+        if sig == self.winch and self.on_winch:
+            self.on_winch()
+        if not self.pid:
+            self.pending.append(sig)
+            return
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def set_pid(self, pid):
+        self.pid = pid
+        while self.pending:
+            try:
+                os.kill(pid, self.pending.pop(0))
+            except ProcessLookupError:
+                pass
+
+
+def _console_socket(path):
+    """(socket for the tenant, our end or None). With --console-socket the pty master goes
+    to that socket's listener; in the foreground without one, to us, and we proxy stdio."""
+    import socket
+    if path:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)  # a host path: connect before the tenant leaves the host's mounts
+        except OSError as e:
+            s.close()
+            raise PyruncError(f"connect to console socket {path}: {e.strerror}") from None
+        return s, None
+    return socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+
+
+def run_process(c, process, opts, console=None):
+    """Start `process` in container `c`; returns its host pid once it runs."""
+    from pyrunc.container import helper_memfd
+    from pyrunc.process import tenant
+    plan = tenant.ExecPlan(c.id, c.config, process, opts["preserve_fds"])
+    plan.console = console
+    try:
+        tenant.open_namespaces(plan, c.pid)
+        if not c.init_alive():  # the pid was recycled between status() and the opens
+            raise PyruncError("cannot exec in a stopped container")
+        plan.helper_fd = helper_memfd()
+    except BaseException:
+        tenant.close_plan_fds(plan)
+        raise
+    specs = opts["cgroup"]
+
+    def join_cgroup(pid):
+        if not c.data.get("cgroup"):
+            return
+        m = c.cgroup_manager()
+        if specs:
+            from pyrunc.cgroups import add_pid_sub
+            add_pid_sub(m, pid, specs)
+        else:
+            m.add_pid(pid)
+    from pyrunc.errors import InitError
+    try:
+        return tenant.start(plan, join_cgroup)
+    except InitError as e:
+        raise PyruncError(f"unable to start container process: {e}") from None
+
+
+def _check_preserved(n):
+    if n < 0:
+        raise PyruncError(f"invalid --preserve-fds {n}")
+    for fd in range(3, 3 + n):
+        try:
+            os.fstat(fd)
+        except OSError as e:
+            raise PyruncError(f"unable to stat preserved-fd {fd - 3} (of {n}): "
+                              f"{e.strerror}") from None
+
+
+def get_process(c, opts, argv):
+    """The process to run: --process FILE, or config.json's process with the overrides."""
+    import copy
+    if opts["process"]:
+        p = _load_process_file(opts["process"])
+    else:
+        p = copy.deepcopy(c.config.get("process") or {})
+        p["args"] = list(argv)
+        if opts["cwd"]:
+            p["cwd"] = opts["cwd"]
+        caps = opts["cap"]
+        if caps:
+            pc = p.setdefault("capabilities", {})
+            for cap in caps:
+                for s in ("bounding", "effective", "permitted"):
+                    pc.setdefault(s, []).append(cap)
+                # Ambient needs inheritable; runc adds it only when the spec has that set.
+                if pc.get("inheritable") is not None:
+                    pc.setdefault("ambient", []).append(cap)
+            _check_caps(caps)
+        p["env"] = list(p.get("env") or ()) + list(opts["env"])
+        p["terminal"] = bool(opts["tty"])
+        if opts["no_new_privs"]:
+            p["noNewPrivileges"] = True
+        user = p.setdefault("user", {})
+        if opts["user"]:
+            u, sep, g = opts["user"].partition(":")
+            if sep:
+                user["gid"] = _int(g, "gid")
+            user["uid"] = _int(u, "uid")
+        for g in opts["additional_gids"]:
+            gid = _int(g, "additional-gids")
+            if gid < 0:
+                raise PyruncError(f"additional-gids must be a positive number {gid}")
+            user.setdefault("additionalGids", []).append(gid)
+    _validate(p)
+    return p
+
+
+def _int(text, what):
+    try:
+        v = int(text)
+    except ValueError:
+        raise PyruncError(f"parsing {text} as int for {what} failed") from None
+    if what in ("uid", "gid") and not 0 <= v < 1 << 32:
+        raise PyruncError(f"{what} {v} is out of range")
+    return v
+
+
+def _check_caps(caps):
+    from pyrunc.capabilities import NAMES
+    for cap in caps:
+        if cap not in NAMES:
+            raise PyruncError(f"unknown capability {cap!r}")
+
+
+def _load_process_file(path):
+    import json
+    try:
+        with open(path) as f:
+            p = json.load(f)
+    except OSError as e:
+        raise PyruncError(f"open {path}: {e.strerror}") from None
+    except ValueError as e:
+        raise PyruncError(f"parse {path}: {e}") from None
+    if not isinstance(p, dict):
+        raise PyruncError(f"{path}: a process object is expected")
+    return p
+
+
+def _validate(p):
+    """runc's validateProcessSpec, plus the types the tenant relies on."""
+    cwd = p.get("cwd")
+    if not cwd:
+        raise PyruncError("Cwd property must not be empty")
+    if not isinstance(cwd, str) or not cwd.startswith("/"):
+        raise PyruncError("Cwd must be an absolute path")
+    args = p.get("args")
+    if not args:
+        raise PyruncError("process args cannot be empty")  # runc 1.1 wording
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise PyruncError("args must be a list of strings")
+    env = p.get("env") or []
+    if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
+        raise PyruncError("env must be a list of strings")
+    for e in env:
+        name, eq, _ = e.partition("=")
+        if not eq or not name or "\0" in e:
+            raise PyruncError(f"invalid environment variable {e!r}")
+    user = p.get("user") or {}
+    if not isinstance(user, dict):
+        raise PyruncError("user must be an object")
+
+
+def _proxy_tty(sock, pid, fwd):
+    """Foreground --tty: receive the pty master, copy stdin -> master -> stdout until the
+    process exits, forwarding signals (and the window size) as runc does. Returns its status."""
+    import select
+    import socket
+    import termios
+    import tty
+    _, fds, _, _ = socket.recv_fds(sock, 4096, 1)
+    if not fds:
+        raise PyruncError("no pty master received from the exec'd process")
+    master = fds[0]
+    saved = None
+    if os.isatty(0):
+        saved = termios.tcgetattr(0)
+        tty.setraw(0)
+
+    def winch(*_):
+        try:
+            import fcntl
+            size = fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8)
+            fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+        except OSError:
+            pass
+
+    if saved is not None:
+        winch()
+        fwd.on_winch = winch
+    fwd.set_pid(pid)
+    try:
+        poller = select.poll()
+        poller.register(master, select.POLLIN)
+        stdin_open = True
+        try:
+            poller.register(0, select.POLLIN)
+        except (OSError, ValueError):
+            stdin_open = False
+        done = False
+        while not done:
+            for fd, ev in poller.poll(200):
+                if fd == master:
+                    try:
+                        data = os.read(master, 65536)
+                    except OSError:  # EIO: every peer fd is closed
+                        data = b""
+                    if not data:
+                        done = True
+                        break
+                    _write_all(1, data)
+                elif fd == 0:
+                    data = os.read(0, 65536) if ev & (select.POLLIN | select.POLLHUP) else b""
+                    if data:
+                        _write_all(master, data)
+                    else:
+                        poller.unregister(0)
+                        stdin_open = False
+                        _write_all(master, b"\x04")  # EOF for the pty's reader
+            if not done and _exited(pid):
+                done = True
+        del stdin_open
+    finally:
+        if saved is not None:
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        os.close(master)
+    return _wait(pid)
+
+
+def _write_all(fd, data):
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+_STATUS = {}
+
+
+def _exited(pid):
+    try:
+        wpid, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    if wpid == pid:
+        _STATUS[pid] = status
+        return True
+    return False
+
+
+def _wait(pid):
+    status = _STATUS.get(pid)
+    if status is None:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            return 255
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
