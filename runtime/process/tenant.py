@@ -71,6 +71,16 @@ class ExecPlan:
         self.console = None  # a connected AF_UNIX socket: send the pty master there
         self.env = []
         self.exec_path = None
+        self.hooks_fd = -1  # startContainer hooks are for the container's own process
+        self.bundle = ""
+        self.host_pid = 0
+        self.seccomp_fd = -1
+        # The container's seccomp profile applies to exec'd processes too (as in runc).
+        sc = (config.get("linux") or {}).get("seccomp")
+        self.seccomp = None
+        if sc:
+            from pyrunc import seccomp
+            self.seccomp = seccomp.prepare(sc)
 
 
 def open_namespaces(plan, init_pid):
@@ -163,7 +173,8 @@ def _default_signals():
 # init's per-process steps, in init's order. Reused rather than copied so that exec'd
 # processes get exactly what the container's own process gets.
 STEPS = (init._rlimits, init._oom_score_adj, init._no_new_privs,
-         init._user_and_capabilities, init._find_executable, init._close_fds)
+         init._seccomp_with_privileges, init._user_and_capabilities, init._find_executable,
+         init._close_fds, init._seccomp_late)
 
 
 def tenant(plan, sock):
@@ -190,7 +201,8 @@ def tenant(plan, sock):
                 raise PyruncError(f"{step.__name__.strip('_').replace('_', ' ')}{where}: "
                                   f"{e.strerror}") from None
         sync.send(sock, ready=1)
-        argv = ["pyrunc-init", "-1", plan.exec_path] + list(plan.process["args"])
+        fds = "-1" + (f":{plan.seccomp_fd}" if plan.seccomp_fd >= 0 else "")
+        argv = ["pyrunc-init", fds, plan.exec_path] + list(plan.process["args"])
         env = dict(e.split("=", 1) for e in plan.env)
         # fexecve of the sealed memfd: python3 is replaced by a binary that is no host file.
         os.execve(plan.helper_fd, argv, env)

@@ -215,3 +215,15 @@ def test_notify_listener_missing_fails_create(pyrunc, bundle, tmp_path):
     assert r.returncode == 1
     assert "listenerPath" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert pyrunc.ids() == []
+
+
+def test_exec_gets_the_containers_filter(runtime, bundle):
+    """An exec'd process is confined by the container's profile too (runc does the same)."""
+    bundle.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
+    bundle.args("sleep", "100").write()
+    runtime("run", "-d", "--bundle", bundle.path, bundle.id, check=True)
+    r = runtime("exec", bundle.id, "sh", "-c", "mkdir /tmp/x 2>&1; grep ^Seccomp: /proc/self/status")
+    assert "Operation not permitted" in r.stdout
+    assert "Seccomp:\t2" in r.stdout
