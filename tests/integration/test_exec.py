@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import ROOTFS, cgroup_dirs
+from rtsupport import ROOTFS, cgroup_dirs
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import cgroup_dirs
+from rtsupport import cgroup_dirs
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
