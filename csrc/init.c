@@ -43,13 +43,16 @@ static void die(const char *what, const char *arg)
  * container process the defaults and an empty signal mask, as a fresh process would have. */
 static void reset_signals(void)
 {
-    sigset_t none;
-    for (int sig = 1; sig < NSIG; sig++) {
+    /* rt_sigaction directly: libc wrappers refuse the signals they reserve for themselves
+     * (32-34), and an ignored one of those would survive into the container. */
+    struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    for (int sig = 1; sig <= 64; sig++) {
         if (sig != SIGKILL && sig != SIGSTOP)
-            signal(sig, SIG_DFL);
+            syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
     }
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    unsigned long none = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
 }
 
 static char *blob;      /* the hooks memfd's content: NUL-separated fields */

@@ -1,5 +1,4 @@
 """Container lifecycle: create, start, kill, delete (runc's semantics and error texts)."""
-import errno
 import os
 import _signal as signal  # the C module: signal.py imports enum (~5 ms)
 

@@ -31,17 +31,22 @@ class StepError(PyruncError):
     pass
 
 
+def run_steps(plan, steps):
+    """Run setup steps in order; an OSError is reported with the step's name."""
+    for step in steps:
+        try:
+            step(plan)
+        except PyruncError:
+            raise
+        except OSError as e:
+            where = f" {e.filename}" if e.filename else ""
+            raise StepError(f"{step.__name__.strip('_').replace('_', ' ')}{where}: "
+                            f"{e.strerror}") from None
+
+
 def run(plan, sock):
     try:
-        for step in STEPS:
-            try:
-                step(plan)
-            except PyruncError:
-                raise
-            except OSError as e:
-                where = f" {e.filename}" if e.filename else ""
-                raise StepError(f"{step.__name__.strip('_').replace('_', ' ')}{where}: "
-                                f"{e.strerror}") from None
+        run_steps(plan, STEPS)
         # unreachable: the last step execs
         raise StepError("container init did not exec")
     except BaseException as e:

@@ -191,15 +191,7 @@ def tenant(plan, sock):
         if plan.console is not None:
             _console(plan)
         _check_cwd(plan)
-        for step in STEPS:
-            try:
-                step(plan)
-            except PyruncError:
-                raise
-            except OSError as e:
-                where = f" {e.filename}" if e.filename else ""
-                raise PyruncError(f"{step.__name__.strip('_').replace('_', ' ')}{where}: "
-                                  f"{e.strerror}") from None
+        init.run_steps(plan, STEPS)
         sync.send(sock, ready=1)
         fds = "-1" + (f":{plan.seccomp_fd}" if plan.seccomp_fd >= 0 else "")
         argv = ["pyrunc-init", fds, plan.exec_path] + list(plan.process["args"])
