@@ -198,7 +198,7 @@ def test_signals_reset_to_default(pyrunc, bundle):
     """Nothing ignored or blocked, whatever the caller had (Python ignores SIGPIPE and
     SIGXFSZ; a caller may ignore the libc-reserved signals 32-34, which runc 1.1 passes on)."""
     import subprocess
-    bundle.sh("grep -E '^Sig(Ign|Blk)' /proc/self/status").write()
+    bundle.args("grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status").write()
     r = subprocess.run(pyrunc.cmd("run", "--bundle", bundle.path, bundle.id),
                        capture_output=True, text=True, timeout=30,
                        preexec_fn=lambda: __import__("signal").signal(13, 1))
