@@ -168,3 +168,14 @@ def test_failed_create_log_for_containerd(pyrunc, bundle, tmp_path):
     errors = [entry for entry in _log_lines(log) if entry["level"] == "error"]
     assert "executable file not found" in errors[-1]["msg"]
     assert sorted(errors[-1]) == ["level", "msg", "time"]
+
+
+def test_validate_lists_every_problem(pyrunc, bundle):
+    bundle.config["process"]["args"] = []
+    bundle.config["process"]["user"]["uid"] = "root"
+    bundle.write()
+    r = pyrunc("validate", "--bundle", bundle.path)
+    assert r.returncode == 1
+    assert "config.json /process/args:" in r.stdout
+    assert "config.json /process/user/uid:" in r.stdout
+    assert "Traceback" not in r.stderr
