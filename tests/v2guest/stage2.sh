@@ -12,7 +12,11 @@ mount -t mqueue mqueue /dev/mqueue
 # under test may live there (CI clones anywhere).
 mount -t tmpfs tmpfs /run
 if [ -f $J/systemd ]; then
-    mkdir -p /etc/systemd/system
+    mkdir -p /etc/systemd/system /etc/tmpfiles.d
+    # Keep the host's /tmp (the checkout may be there): no tmpfs on it, and no boot-time
+    # clean-up of it by systemd-tmpfiles (an empty tmp.conf here overrides Debian's).
+    ln -sf /dev/null /etc/systemd/system/tmp.mount
+    : > /etc/tmpfiles.d/tmp.conf
     cat > /etc/systemd/system/pyrunc-job.service <<UNIT
 [Unit]
 Description=pyrunc guest job
