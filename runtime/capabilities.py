@@ -19,7 +19,18 @@ PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 
+_LAST_CAP = []
+
+
 def last_cap():
+    """The highest capability this kernel knows (read once per process)."""
+    if _LAST_CAP:
+        return _LAST_CAP[0]
+    _LAST_CAP.append(_read_last_cap())
+    return _LAST_CAP[0]
+
+
+def _read_last_cap():
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
             return int(f.read())

@@ -128,6 +128,18 @@ def check_unused(manager):
         raise PyruncError("container's cgroup unexpectedly frozen")
 
 
+def walk_pids(path):
+    """Every pid in a cgroup directory and its sub-cgroups (both hierarchies)."""
+    out = []
+    for d, _, _ in os.walk(path):
+        try:
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                out.extend(int(x) for x in f.read().split())
+        except FileNotFoundError:
+            pass
+    return sorted(set(out))
+
+
 def write_file(path, value):
     try:
         with open(path, "w") as f:

@@ -8,7 +8,7 @@ import errno
 import os
 import time
 
-from pyrunc.cgroups import rmdir_retry
+from pyrunc.cgroups import rmdir_retry, walk_pids
 from pyrunc.cgroups.files import read, write
 from pyrunc.errors import CgroupError
 
@@ -92,7 +92,7 @@ class Manager:
 
     def pids(self):
         path = self.paths.get("pids") or self.paths.get("freezer") or next(iter(self.paths.values()))
-        return _walk_pids(path)
+        return walk_pids(path)
 
     def kill_all(self, sig=9):
         """Freeze first so nothing forks between listing and signalling, then thaw."""
@@ -114,17 +114,6 @@ class Manager:
     def stats(self):
         from pyrunc.cgroups import stats
         return stats.v1(self.paths)
-
-
-def _walk_pids(path):
-    out = []
-    for d, _, _ in os.walk(path):
-        try:
-            with open(os.path.join(d, "cgroup.procs")) as f:
-                out.extend(int(x) for x in f.read().split())
-        except FileNotFoundError:
-            pass
-    return sorted(set(out))
 
 
 def _rmtree(path):

@@ -3,7 +3,7 @@ import errno
 import os
 import time
 
-from pyrunc.cgroups import rmdir_retry
+from pyrunc.cgroups import rmdir_retry, walk_pids
 from pyrunc.cgroups.files import read, read_kv, write
 from pyrunc.errors import CgroupError
 
@@ -73,14 +73,7 @@ class Manager:
                           OSError(errno.ETIMEDOUT, "cgroup.events did not change"))
 
     def pids(self):
-        out = []
-        for d, _, _ in os.walk(self.path):
-            try:
-                with open(os.path.join(d, "cgroup.procs")) as f:
-                    out.extend(int(x) for x in f.read().split())
-            except FileNotFoundError:
-                pass
-        return sorted(set(out))
+        return walk_pids(self.path)
 
     def kill_all(self, sig=9):
         if not os.path.isdir(self.path):
