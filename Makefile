@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python3
 PYRUNC := $(VENV)/bin/pyrunc
 BUILD := $(CURDIR)/_build
 DEB_PACKAGES := gcc make musl-tools libseccomp-dev libcap-dev busybox-static runc crun \
-	containerd iproute2 hyperfine python3-venv libc6-dev qemu-system-x86
+	containerd iproute2 hyperfine python3-venv libc6-dev qemu-system-x86 \
+	podman conmon docker.io containernetworking-plugins uidmap iptables
 RUNTIME ?= $(PYRUNC)
 RUNTIME_NAME ?= $(notdir $(RUNTIME))
 CONFORMANCE_ARGS ?=
