@@ -33,7 +33,7 @@ U32 = 0xFFFFFFFF
 
 
 def load(bundle):
-    import json
+    from pyrunc.jsonfast import loads
     path = os.path.join(bundle, "config.json")
     try:
         with open(path, "rb") as f:
@@ -43,7 +43,7 @@ def load(bundle):
     except OSError as e:
         raise ConfigError("", f"cannot read: {e.strerror}") from None
     try:
-        config = json.loads(raw)
+        config = loads(raw)
     except ValueError as e:
         raise ConfigError("", f"invalid JSON: {e}") from None
     if not isinstance(config, dict):

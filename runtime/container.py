@@ -90,14 +90,16 @@ def create(ctx, cid, bundle, opts):
         plan.helper_fd = helper_memfd()
         if opts.get("console_socket"):
             plan.console_sock = _connect_console(opts["console_socket"])
+        # Imported before the cgroup is made: mkdir in a cgroup hierarchy waits while the
+        # attach grace period started by cgwarm is still running; importing overlaps it.
+        from pyrunc.process.spawn import start_init
         cgroup = _make_cgroup(ctx, cid, config)
         plan.cgroup_saved = cgroup.save() if cgroup else None
-        from pyrunc.process.spawn import start_init
         resources = (config.get("linux") or {}).get("resources")
         if config.get("hooks"):
             import subprocess  # noqa: F401  loaded here so that init has it after fork
-        spawned = start_init(plan, lambda pid: _join_cgroup(ctx, cgroup, pid, resources),
-                             lambda pid: _creating_hooks(plan, pid))
+        spawned = start_init(plan, cgroup.add_pid, lambda pid: _creating_hooks(plan, pid),
+                             lambda: _apply_resources(ctx, cgroup, resources))
         plan.cgroup_saved = cgroup.save()
         pid = spawned.init_pid
         stat = st.proc_stat(pid)
@@ -177,8 +179,7 @@ def _creating_hooks(plan, pid):
     hooks.run(plan.config, "createRuntime", state)
 
 
-def _join_cgroup(ctx, m, pid, resources):
-    m.add_pid(pid)
+def _apply_resources(ctx, m, resources):
     for pointer, why in m.apply(resources) or ():
         ctx.log.warning(f"config.json {pointer}: {why}")
 
@@ -197,8 +198,7 @@ def _cleanup_failed(sdir, cgroup):
 
 
 def _remove_state_dir(sdir):
-    import shutil
-    shutil.rmtree(sdir, ignore_errors=True)
+    st.remove_tree(sdir)
 
 
 def write_pid_file(path, pid):

@@ -1,9 +1,43 @@
-"""Small JSON writer for the hot path.
+"""JSON on the hot path without `import json`.
 
-`import json` costs ~7 ms (it pulls in `re`), a large share of a `pyrunc state`. The state
-file and the state output only hold strings, integers, booleans, lists and dicts, which this
-module writes; reading falls back to the json module only where a real parser is needed.
+`import json` costs ~7-8 ms (json.decoder pulls in `re`, which pulls in `enum`): a large share
+of a `pyrunc create` or `state`. Writing: the state file and the state output only hold strings,
+integers, booleans, lists and dicts, which `dumps` writes. Reading: `loads` drives the C scanner
+of the `_json` extension (the same one json.loads uses) directly; only invalid input falls back
+to the json module, to report its exact error.
 """
+import _json
+
+
+class _ScanContext:
+    # The attributes _json.make_scanner reads from json.JSONDecoder, with its defaults.
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = float  # NaN, Infinity, -Infinity, as json.loads accepts them
+    memo = None
+
+
+_scan = _json.make_scanner(_ScanContext())
+_WS = " \t\n\r"
+
+
+def loads(data):
+    """json.loads(data) for str or UTF-8 bytes; invalid input raises json's ValueError."""
+    try:
+        s = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+        start = len(s) - len(s.lstrip(_WS))
+        obj, end = _scan(s, start)
+        if s[end:].strip(_WS):
+            raise ValueError("extra data")
+        return obj
+    except (ValueError, StopIteration, RecursionError, SystemError):
+        # The error path. (_json reports errors with json.decoder.JSONDecodeError, which it
+        # looks up in sys.modules; json not imported, that surfaces as a SystemError.)
+        import json  # its message names line and column
+        return json.loads(data)
 
 _ESC = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 

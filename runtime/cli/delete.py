@@ -18,8 +18,7 @@ def main(ctx, args):
         # missing container a success, as containerd's cleanup expects.
         path = os.path.join(ctx.root, pos[0])
         if os.path.isdir(path):
-            import shutil
-            shutil.rmtree(path, ignore_errors=True)
+            state.remove_tree(path)
         if opts["force"]:
             return 0
         raise

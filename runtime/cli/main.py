@@ -106,6 +106,9 @@ def main(argv):
             raise PyruncError("option --root argument should not be set to /")
         gopts["root"] = os.path.abspath(root)
         ctx = Context(gopts, logger)
+        if cmd in ("create", "run", "exec"):
+            from pyrunc import cgwarm
+            cgwarm.start()  # a no-op when __main__ started it already
         module = __import__("pyrunc.cli." + COMMANDS[cmd][0], fromlist=["run"])
         return module.main(ctx, args)
     except UsageError as e:

@@ -38,11 +38,11 @@ def main(ctx, args):
 
 
 def _refuse_foreground_terminal(bundle):
-    import json
     import os.path
+    from pyrunc.jsonfast import loads
     try:
-        with open(os.path.join(bundle, "config.json")) as f:
-            terminal = (json.load(f).get("process") or {}).get("terminal")
+        with open(os.path.join(bundle, "config.json"), "rb") as f:
+            terminal = (loads(f.read()).get("process") or {}).get("terminal")
     except (OSError, ValueError, AttributeError):
         return  # create reports it properly
     if terminal is True:

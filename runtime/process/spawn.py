@@ -10,7 +10,7 @@ when `create` exits init goes to the caller's subreaper (containerd's shim, conm
 import os
 import _signal as signal  # the C module: signal.py imports enum (~5 ms)
 
-from pyrunc import native
+from pyrunc import cgwarm, native
 from pyrunc.errors import InitError, PyruncError
 from pyrunc.namespaces import TYPES
 from pyrunc.process import init, sync
@@ -77,11 +77,15 @@ def _enter_namespaces(plan, sock):
                               f"{e.strerror}") from None
 
 
-def start_init(plan, join_cgroup, creating_hooks):
+def start_init(plan, join_cgroup, creating_hooks, apply_resources=lambda: None):
     """Fork the stage, place it in the cgroup, and wait for init to park. Returns init's pid.
+
+    The limits are written (apply_resources) once init has mounted the rootfs and before it
+    is told to continue, where runc sets them too.
 
     On failure the caller kills whatever pid it got (see Spawned.kill)."""
     native.prctl(PR_SET_CHILD_SUBREAPER, 1)
+    cgwarm.wait()
     parent, child = sync.pair()
     plan.sock = child
     spawned = Spawned()
@@ -105,6 +109,9 @@ def start_init(plan, join_cgroup, creating_hooks):
         _reap(stage_pid)
         spawned.stage_pid = 0
         chan.expect("mounted")
+        # Limits after the rootfs is ready, as runc sets them: the devices cgroup must not
+        # refuse the mknod of the default devices half-way through its rules.
+        apply_resources()
         # prestart and createRuntime hooks: runtime namespaces, mounts done, before pivot.
         creating_hooks(spawned.init_pid)
         chan.send(cont=1, pid=spawned.init_pid)

@@ -38,7 +38,7 @@ import socket
 import struct
 import termios
 
-from pyrunc import native
+from pyrunc import cgwarm, native
 from pyrunc.errors import InitError, PyruncError
 from pyrunc.namespaces import TYPES
 from pyrunc.process import init, sync
@@ -252,6 +252,7 @@ def start(plan, join_cgroup):
     """Fork the joiner, put the tenant in the container's cgroup, wait until it has exec'd
     pyrunc-init. Returns the tenant's pid (a child of this process: we are a subreaper)."""
     native.prctl(PR_SET_CHILD_SUBREAPER, 1)
+    cgwarm.wait()
     parent, child = sync.pair()
     joiner_pid = os.fork()
     if joiner_pid == 0:

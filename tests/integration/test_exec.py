@@ -1,6 +1,7 @@
 """`exec` through the CLI, asserted the same way for pyrunc and runc."""
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -377,9 +378,17 @@ def test_exec_tty_foreground(runtime, bundle):
                          preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
     os.close(slave)
     try:
-        time.sleep(0.5)
+        # Type only once the container is reading: input typed before the runtime has put
+        # the outer terminal in raw mode may be flushed (a loaded machine makes that likely).
+        out = b""
+        deadline = time.monotonic() + 30
+        while b"/dev/pts/" not in out and time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 1)
+            if r:
+                out += os.read(master, 4096)
+        time.sleep(0.2)
         os.write(master, b"hello\r")
-        out = _read_until_closed(master)
+        out += _read_until_closed(master)
         assert p.wait(timeout=10) == 4, out
     finally:
         p.kill()

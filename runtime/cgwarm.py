@@ -1,0 +1,70 @@
+"""Let the kernel's cgroup-attach grace period elapse while pyrunc is still starting up.
+
+On this kind of host the first write to any cgroup.procs after an idle gap blocks for an RCU
+grace period (~10 ms measured here) while the kernel switches its global threadgroup rwsem to
+writer mode; a write made shortly after another one returns in microseconds. runc and crun pay
+that wait in the middle of every create. pyrunc starts it at the very beginning of create, run
+and exec, in a thread, by writing "0" (the writing process itself) into the cgroup.procs of the
+cgroup pyrunc already is in: the kernel takes the lock and moves nothing. The grace period then
+passes while the interpreter imports modules and reads config.json, and the real attach a few
+milliseconds later costs ~0.1 ms per controller instead of ~10 ms. Only os and _thread are
+used (both already loaded); every failure is ignored: this is an optimisation, never a step.
+"""
+import os
+import _thread
+
+_done = None
+
+
+def start():
+    global _done
+    if _done is not None or os.geteuid() != 0:
+        return
+    _done = _thread.allocate_lock()
+    _done.acquire()
+    _thread.start_new_thread(_poke, (_done,))
+
+
+def wait():
+    """Call before forking: the thread is finished (its lock released) when this returns."""
+    global _done
+    if _done is not None:
+        _done.acquire()
+        _done.release()
+
+
+def _poke(done):
+    try:
+        path = _own_procs_file()
+        if path:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+    except OSError:
+        pass
+    finally:
+        done.release()
+
+
+def _own_procs_file(proc_cgroup="/proc/self/cgroup", base="/sys/fs/cgroup"):
+    """cgroup.procs of the cgroup this process is in, in the first hierarchy found mounted
+    at its usual place (v1 controller dir, the v2 root, or the hybrid `unified` mount)."""
+    fd = os.open(proc_cgroup, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, 65536)  # bytes: a text-mode open may import codecs in this thread
+    finally:
+        os.close(fd)
+    for line in data.decode("ascii", "replace").splitlines():
+        _, ctrls, path = line.split(":", 2)
+        if ctrls:
+            name = ctrls[5:] if ctrls.startswith("name=") else ctrls
+            dirs = (os.path.join(base, name),)
+        else:
+            dirs = (base, os.path.join(base, "unified"))
+        for d in dirs:
+            candidate = os.path.join(d + path.rstrip("/"), "cgroup.procs")
+            if os.path.exists(candidate):
+                return candidate
+    return None
