@@ -32,9 +32,13 @@ def helper_memfd():
         os.close(src)
 
 
-def _make_state_dir(root, cid):
+def _make_state_dir(root, cid, xdg=False):
     try:
         os.makedirs(root, 0o700, exist_ok=True)
+        if xdg:
+            # runc's rule for its root in $XDG_RUNTIME_DIR: the sticky bit keeps it from
+            # being pruned (XDG Base Directory spec: files there without it may be removed).
+            os.chmod(root, 0o1700)
     except OSError as e:
         raise SyscallError(f"create root directory {root}", e) from None
     path = os.path.join(root, cid)
@@ -81,7 +85,7 @@ def create(ctx, cid, bundle, opts):
     if (config.get("linux") or {}).get("seccomp"):
         from pyrunc import seccomp
         plan.seccomp = seccomp.prepare(config["linux"]["seccomp"])
-    sdir = _make_state_dir(ctx.root, cid)
+    sdir = _make_state_dir(ctx.root, cid, getattr(ctx, "xdg_root", False))
     cgroup = None
     spawned = None
     try:
