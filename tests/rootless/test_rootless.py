@@ -47,14 +47,21 @@ class User:
         env.update(extra)
         return [f"{k}={v}" for k, v in env.items() if v is not None]
 
-    def run(self, argv, cwd=None, timeout=TIMEOUT, env=None):
+    def run(self, argv, cwd=None, timeout=TIMEOUT, env=None, cgroups=()):
         """argv as the user; stdout/stderr through files (a detached container keeps its
-        stdio open: a pipe would wait for it)."""
+        stdio open: a pipe would wait for it). `cgroups`: directories to start it in, as a
+        login session starts in the cgroup systemd delegates to the user."""
         cmd = ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups",
                "--", "env", "-i"] + self.env(**(env or {})) + [str(a) for a in argv]
+
+        def enter():
+            for d in cgroups:
+                with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                    f.write(str(os.getpid()))
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                               cwd=cwd or self.base, timeout=timeout)
+                               cwd=cwd or self.base, timeout=timeout,
+                               preexec_fn=enter if cgroups else None)
             out.seek(0)
             err.seek(0)
             return subprocess.CompletedProcess(argv, p.returncode, out.read().decode(),
@@ -479,3 +486,94 @@ def test_default_root_without_xdg(user):
     assert r.returncode == 1 and "/run/pyrunc" in r.stderr and "denied" in r.stderr
     assert r.stderr.count("\n") == 1
     assert not os.path.exists(os.path.join("/run/pyrunc", cid))
+
+
+# --- a delegated cgroup --------------------------------------------------------------------
+
+@pytest.fixture
+def delegated(user):
+    """/<mount>/prl-deleg-<pid> in every cgroup hierarchy, owned by the user (what systemd's
+    Delegate=yes does): the user may create sub-cgroups there and set their limits."""
+    from pyrunc.cgroups import mounts
+    name = f"prl-deleg-{os.getpid()}-{user.counter}"
+    dirs = []
+    for mnt in dict.fromkeys(mounts().values()):
+        d = os.path.join(mnt, name)
+        os.mkdir(d)
+        dirs.append(d)
+        for leaf in ("cpuset.cpus", "cpuset.mems"):  # an empty cpuset refuses tasks
+            if os.path.exists(os.path.join(d, leaf)):
+                with open(os.path.join(mnt, leaf)) as f:
+                    value = f.read().strip()
+                with open(os.path.join(d, leaf), "w") as f:
+                    f.write(value)
+        user.chown(d)
+        for f in os.listdir(d):
+            if os.path.isfile(os.path.join(d, f)):
+                user.chown(os.path.join(d, f))
+    yield name, dirs
+    for d in dirs:
+        for sub, subdirs, _ in os.walk(d, topdown=False):
+            for s in subdirs:
+                try:
+                    os.rmdir(os.path.join(sub, s))
+                except OSError:
+                    pass
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
+@pytest.mark.parametrize("which", RUNTIMES)
+def test_delegated_cgroup_limits(user, delegated, which):
+    name, dirs = delegated
+    rt = binary(user, which)
+    cg = {}
+
+    def edit(cfg):
+        cfg["linux"]["cgroupsPath"] = cg["path"]
+        cfg["linux"]["resources"] = {"pids": {"limit": 20}}
+    cg["path"] = f"/{name}/prl-c{user.counter + 1}"
+    cid, path = make_bundle(user, which, edit=edit, args=("sleep", "300"))
+    pids_dir = next(d for d in dirs if "/pids/" in d) + "/" + os.path.basename(cg["path"])
+    r = user.run([rt, "run", "-d", cid], cwd=path, cgroups=dirs)
+    try:
+        assert r.returncode == 0, r.stderr
+        pid = json.loads(user.run([rt, "state", cid]).stdout)["pid"]
+        with open(os.path.join(pids_dir, "pids.max")) as f:
+            assert f.read().strip() == "20"
+        with open(os.path.join(pids_dir, "cgroup.procs")) as f:
+            assert str(pid) in f.read().split()
+        assert user.run([rt, "pause", cid]).returncode == 0
+        wait_status(user, which, cid, "paused")
+        assert user.run([rt, "resume", cid]).returncode == 0
+        wait_status(user, which, cid, "running")
+        r = user.run([rt, "ps", "--format", "json", cid])
+        assert r.returncode == 0 and pid in json.loads(r.stdout), r.stderr
+        r = user.run([rt, "delete", "--force", cid])
+        assert r.returncode == 0, r.stderr
+        assert not os.path.exists(pids_dir)
+        assert state_ids(user, which) == []
+    finally:
+        user.run([rt, "delete", "--force", cid])
+
+
+def test_limits_asked():
+    from pyrunc.container import limits_asked
+    assert limits_asked(None) == []
+    assert limits_asked({"devices": [{"allow": False, "access": "rwm"}], "pids": {"limit": 0},
+                         "memory": {}, "cpu": {"shares": 0, "cpus": ""}}) == []
+    assert limits_asked({"memory": {"limit": 1 << 20}, "pids": {"limit": 5},
+                         "unified": {"memory.high": "1M"}}) == [
+        "/linux/resources/memory", "/linux/resources/pids", "/linux/resources/unified"]
+
+
+@pytest.mark.parametrize("which", RUNTIMES)
+def test_rootless_false_makes_cgroup_errors_fatal(user, which):
+    """--rootless=false: the cgroup the user may not create is an error, not skipped."""
+    cid, path = make_bundle(user, which)
+    r = user.run([binary(user, which), "--rootless=false", "run", cid], cwd=path)
+    assert r.returncode == 1, r.stdout
+    assert "ermission denied" in r.stderr
+    assert state_ids(user, which) == []
