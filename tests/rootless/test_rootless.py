@@ -577,3 +577,58 @@ def test_rootless_false_makes_cgroup_errors_fatal(user, which):
     assert r.returncode == 1, r.stdout
     assert "ermission denied" in r.stderr
     assert state_ids(user, which) == []
+
+
+def _read_pty(fd, want, timeout=30):
+    import select
+    out = b""
+    end = time.monotonic() + timeout
+    while want not in out and time.monotonic() < end:
+        if select.select([fd], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the other side is closed
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
+@pytest.mark.parametrize("which", RUNTIMES)
+def test_terminal_through_console_socket(user, which):
+    """The rootless spec's terminal: devpts without gid=5, the pty through the socket."""
+    import array
+    import socket
+    rt = binary(user, which)
+
+    def edit(cfg):
+        cfg["process"]["terminal"] = True
+    cid, path = make_bundle(user, which, edit=edit,
+                            args=("sh", "-c", "tty; stat -c %g $(tty); echo tty-done; "
+                                              "sleep 300"))
+    sock_path = os.path.join(path, "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    os.chmod(sock_path, 0o777)
+    srv.listen(1)
+    try:
+        r = user.run([rt, "run", "-d", "--console-socket", sock_path, cid], cwd=path)
+        assert r.returncode == 0, r.stderr
+        srv.settimeout(30)
+        conn, _ = srv.accept()
+        fds = array.array("i")
+        _, anc, _, _ = conn.recvmsg(4096, socket.CMSG_SPACE(fds.itemsize))
+        conn.close()
+        fds.frombytes(anc[0][2])
+        try:
+            out = _read_pty(fds[0], b"tty-done")
+        finally:
+            os.close(fds[0])
+        lines = out.decode().split()
+        assert lines[0].startswith("/dev/pts/") and lines[-1] == "tty-done", out
+        assert lines[1] == "0"  # the pty's group: the container's root group, no gid=5
+    finally:
+        srv.close()
+        user.run([rt, "delete", "--force", cid])
+    assert state_ids(user, which) == []
