@@ -639,3 +639,17 @@ def test_terminal_through_console_socket(user, which):
         srv.close()
         user.run([rt, "delete", "--force", cid])
     assert state_ids(user, which) == []
+
+
+def _no_uid_map(cfg):
+    del cfg["linux"]["uidMappings"]
+
+
+@pytest.mark.parametrize("which", RUNTIMES)
+def test_error_user_namespace_without_uid_map(user, which):
+    msg, _ = _fails(user, which, _no_uid_map)
+    if which == "runc":
+        assert "no uid mappings found" in msg
+    else:
+        assert msg == ("pyrunc run failed: config.json /linux/uidMappings: a new user "
+                       "namespace needs uid mappings")
