@@ -106,8 +106,7 @@ def create(ctx, cid, bundle, opts):
         def join(pid):
             nonlocal cgroup
             if cgroup is not None and not _join_cgroup(ctx, cgroup, pid, resources):
-                _destroy_cgroup(cgroup)
-                cgroup = None
+                cgroup = None  # rootless, and the cgroup could not be joined: removed
         spawned = start_init(plan, join, lambda pid: _creating_hooks(plan, pid))
         plan.cgroup_saved = cgroup.save() if cgroup else None
         pid = spawned.init_pid
@@ -177,11 +176,20 @@ def _check_rootless(config):
 
 
 def rootless_cgroups(ctx):
-    """runc's --rootless (true|false|auto; auto: not root): cgroups the caller may not
-    create or join are done without, unless limits are asked for."""
+    """runc's --rootless (true|false|auto; auto: not root, or root of a user namespace
+    other than the host's, as under rootless podman): cgroups the caller may not create
+    or join are done without, unless limits are asked for."""
     if ctx.rootless == "auto":
-        return os.geteuid() != 0
+        return os.geteuid() != 0 or _in_user_namespace()
     return ctx.rootless == "true"
+
+
+def _in_user_namespace():
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split() != ["0", "0", "4294967295"]
+    except OSError:
+        return False
 
 
 def limits_asked(resources):
@@ -200,8 +208,9 @@ def limits_asked(resources):
 
 
 def _without_cgroup(ctx, m, config, err):
-    """Rootless and the cgroup cannot be created or joined: go on without one (returns
-    None) if no limit is asked for, else fail naming the first limit."""
+    """Rootless and the cgroup cannot be created or joined: remove what was made and go on
+    without one (True) if no limit is asked for, else fail naming the first limit. False:
+    not such a case, the caller raises the error."""
     import errno
     if not (rootless_cgroups(ctx) and getattr(err, "errno", None) in
             (errno.EACCES, errno.EPERM, errno.EROFS)):

@@ -653,3 +653,24 @@ def test_error_user_namespace_without_uid_map(user, which):
     else:
         assert msg == ("pyrunc run failed: config.json /linux/uidMappings: a new user "
                        "namespace needs uid mappings")
+
+
+def _ns_root_maps(cfg):
+    # ids as seen from the `unshare --map-root-user` namespace: the user is 0 there
+    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 0, "size": 1}]
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 0, "size": 1}]
+
+
+@pytest.mark.parametrize("which", RUNTIMES)
+def test_root_of_a_user_namespace(user, which):
+    """As under rootless podman: the runtime runs as root of a user namespace the user
+    made (euid 0 there, with its own mount namespace: runc 1.1 needs one); --rootless
+    auto must still tolerate the host's cgroups."""
+    cid, path = make_bundle(user, which, edit=_ns_root_maps,
+                            args=("sh", "-c", "id -u; cat /proc/self/uid_map"))
+    root = os.path.join(user.xdg, f"{which}-ns")
+    r = user.run(["unshare", "--user", "--map-root-user", "--mount", "--", binary(user, which),
+                  "--root", root, "run", cid], cwd=path)
+    assert r.returncode == 0, r.stderr
+    assert " ".join(r.stdout.split()) == "0 0 0 1"  # the nested map, from inside
+    assert os.listdir(root) == []
