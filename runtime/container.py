@@ -32,9 +32,13 @@ def helper_memfd():
         os.close(src)
 
 
-def _make_state_dir(root, cid):
+def _make_state_dir(root, cid, xdg=False):
     try:
         os.makedirs(root, 0o700, exist_ok=True)
+        if xdg:
+            # runc's rule for its root in $XDG_RUNTIME_DIR: the sticky bit keeps it from
+            # being pruned (XDG Base Directory spec: files there without it may be removed).
+            os.chmod(root, 0o1700)
     except OSError as e:
         raise SyscallError(f"create root directory {root}", e) from None
     path = os.path.join(root, cid)
@@ -67,6 +71,8 @@ def create(ctx, cid, bundle, opts):
                           "console socket")
     if opts.get("console_socket") and not proc.get("terminal"):
         raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
+    if os.geteuid() != 0:
+        _check_rootless(config)
     plan = Plan(cid, bundle, config, opts)
     given = os.path.normpath(os.path.join(bundle, config["root"]["path"]))
     if given != plan.rootfs:
@@ -79,7 +85,7 @@ def create(ctx, cid, bundle, opts):
     if (config.get("linux") or {}).get("seccomp"):
         from pyrunc import seccomp
         plan.seccomp = seccomp.prepare(config["linux"]["seccomp"])
-    sdir = _make_state_dir(ctx.root, cid)
+    sdir = _make_state_dir(ctx.root, cid, getattr(ctx, "xdg_root", False))
     cgroup = None
     spawned = None
     try:
@@ -98,9 +104,17 @@ def create(ctx, cid, bundle, opts):
         resources = (config.get("linux") or {}).get("resources")
         if config.get("hooks"):
             import subprocess  # noqa: F401  loaded here so that init has it after fork
-        spawned = start_init(plan, cgroup.add_pid, lambda pid: _creating_hooks(plan, pid),
-                             lambda: _apply_resources(ctx, cgroup, resources))
-        plan.cgroup_saved = cgroup.save()
+
+        def join(pid):
+            nonlocal cgroup
+            if cgroup is not None and not _join_cgroup(ctx, cgroup, pid, resources):
+                cgroup = None  # rootless, and the cgroup could not be joined: removed
+
+        def apply():
+            if cgroup is not None:
+                _apply_resources(ctx, cgroup, resources)
+        spawned = start_init(plan, join, lambda pid: _creating_hooks(plan, pid), apply)
+        plan.cgroup_saved = cgroup.save() if cgroup else None
         pid = spawned.init_pid
         stat = st.proc_stat(pid)
         data = {
@@ -152,13 +166,85 @@ def _created():
     return rfc3339(nanos=True)
 
 
+def _check_rootless(config):
+    """What an unprivileged caller cannot do without a user namespace (runc's checks)."""
+    from pyrunc.errors import ConfigError
+    linux = config.get("linux") or {}
+    nss = {ns.get("type"): ns.get("path") for ns in linux.get("namespaces") or ()}
+    if "user" not in nss:
+        raise ConfigError("/linux/namespaces", f"rootless container (pyrunc run by uid "
+                          f"{os.geteuid()}) requires a user namespace")
+    if not nss["user"]:
+        for key, kind in (("uidMappings", "UID"), ("gidMappings", "GID")):
+            if not linux.get(key):
+                raise ConfigError(f"/linux/{key}", f"rootless container requires at least "
+                                  f"one {kind} mapping")
+
+
+def rootless_cgroups(ctx):
+    """runc's --rootless (true|false|auto; auto: not root, or root of a user namespace
+    other than the host's, as under rootless podman): cgroups the caller may not create
+    or join are done without, unless limits are asked for."""
+    if ctx.rootless == "auto":
+        return os.geteuid() != 0 or _in_user_namespace()
+    return ctx.rootless == "true"
+
+
+def _in_user_namespace():
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split() != ["0", "0", "4294967295"]
+    except OSError:
+        return False
+
+
+def limits_asked(resources):
+    """JSON pointers of the limits set in linux.resources. Devices do not count: a device
+    cgroup needs privileges a rootless container lacks (runc ignores it there too), and
+    unset (zero, empty) fields are no limit."""
+    empty = (None, 0, "", [], {})
+    out = []
+    for key, value in (resources or {}).items():
+        if key == "devices" or value in empty:
+            continue
+        if isinstance(value, dict) and all(v in empty for v in value.values()):
+            continue
+        out.append(f"/linux/resources/{key}")
+    return out
+
+
+def _without_cgroup(ctx, m, config, err):
+    """Rootless and the cgroup cannot be created or joined: remove what was made and go on
+    without one (True) if no limit is asked for, else fail naming the first limit. False:
+    not such a case, the caller raises the error."""
+    import errno
+    if not (rootless_cgroups(ctx) and getattr(err, "errno", None) in
+            (errno.EACCES, errno.EPERM, errno.EROFS)):
+        return False
+    _destroy_cgroup(m)
+    asked = limits_asked((config.get("linux") or {}).get("resources"))
+    if asked:
+        from pyrunc.errors import ConfigError
+        raise ConfigError(asked[0], f"cannot set this cgroup limit: the rootless container "
+                          f"could not create or join its cgroup ({err}); use a delegated "
+                          f"cgroup (linux.cgroupsPath) or remove the limit") from None
+    return True
+
+
 def _make_cgroup(ctx, cid, config):
     """The container's cgroup, created but still empty: the stage process joins it first and
-    then the limits are applied (the systemd driver starts its scope with that pid)."""
+    then the limits are applied (the systemd driver starts its scope with that pid).
+    None for a rootless container that may not create it (see _without_cgroup)."""
     from pyrunc import cgroups
+    from pyrunc.errors import CgroupError
     linux = config.get("linux") or {}
     m = cgroups.new_manager(cid, linux.get("cgroupsPath"), systemd=ctx.systemd_cgroup)
-    m.create()
+    try:
+        m.create()
+    except CgroupError as e:
+        if _without_cgroup(ctx, m, config, e):
+            return None
+        raise
     try:
         cgroups.check_unused(m)
         if m.driver == "systemd":
@@ -179,8 +265,22 @@ def _creating_hooks(plan, pid):
     hooks.run(plan.config, "createRuntime", state)
 
 
+def _join_cgroup(ctx, m, pid, resources):
+    """Put the stage in the cgroup. False: rootless, the cgroup could not be joined and no
+    limit is asked for; the container goes on without it."""
+    from pyrunc.errors import CgroupError
+    try:
+        m.add_pid(pid)
+    except CgroupError as e:
+        if _without_cgroup(ctx, m, {"linux": {"resources": resources}}, e):
+            return False
+        raise
+    return True
+
+
 def _apply_resources(ctx, m, resources):
-    for pointer, why in m.apply(resources) or ():
+    # Rootless: a device cgroup cannot be set up unprivileged; runc ignores it as well.
+    for pointer, why in m.apply(resources, skip_devices=rootless_cgroups(ctx)) or ():
         ctx.log.warning(f"config.json {pointer}: {why}")
 
 
@@ -319,7 +419,8 @@ def kill(c, sig, all_=False):
         if all_:
             return
         raise InvalidState("container not running")
-    if all_ or (sig == signal.SIGKILL and not c.data.get("own_pidns")):
+    whole = all_ or (sig == signal.SIGKILL and not c.data.get("own_pidns"))
+    if whole and c.data.get("cgroup"):  # without a cgroup (rootless): init alone
         # Without its own PID namespace the container's processes do not die with init.
         from pyrunc.cgroups import signal_all
         signal_all(c, sig)
@@ -345,13 +446,13 @@ def delete(c, force=False, warn=None):
 def _kill_and_wait(c, status):
     import time
     try:
-        if c.data.get("own_pidns"):
+        if c.data.get("own_pidns") or not c.data.get("cgroup"):
             os.kill(c.pid, signal.SIGKILL)
         else:
             c.cgroup_manager().kill_all(signal.SIGKILL)
     except ProcessLookupError:
         pass
-    if status == st.PAUSED:
+    if status == st.PAUSED and c.data.get("cgroup"):
         try:
             c.cgroup_manager().thaw()
         except PyruncError:

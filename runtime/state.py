@@ -59,6 +59,10 @@ class Container:
         return st is not None and st[0] != "Z" and st[1] == self.data.get("start_time")
 
     def cgroup_manager(self):
+        if not self.data.get("cgroup"):
+            from pyrunc.errors import PyruncError
+            raise PyruncError(f"container {self.id} has no cgroup (a rootless container "
+                              f"without a cgroup it may create)")
         from pyrunc.cgroups import load_manager
         return load_manager(self.data.get("cgroup") or {})
 

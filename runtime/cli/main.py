@@ -57,6 +57,7 @@ class Context:
         self.log = logger
         self.log_path = opts["log"]
         self.log_format = opts["log_format"]
+        self.xdg_root = False  # the root is the default under $XDG_RUNTIME_DIR (rootless)
 
 
 def default_root():
@@ -101,7 +102,8 @@ def main(argv):
         cmd, args = rest[0], rest[1:]
         if cmd not in COMMANDS:
             raise UsageError(f"No help topic for '{cmd}'")
-        root = gopts["root"] or default_root()
+        root_flag = gopts["root"]
+        root = root_flag or default_root()
         if root.rstrip("/") == "":
             raise PyruncError("option --root argument should not be set to /")
         gopts["root"] = os.path.abspath(root)
@@ -109,6 +111,7 @@ def main(argv):
         if cmd in ("create", "run", "exec"):
             from pyrunc import cgwarm
             cgwarm.start()  # a no-op when __main__ started it already
+        ctx.xdg_root = not root_flag and root != "/run/pyrunc"
         module = __import__("pyrunc.cli." + COMMANDS[cmd][0], fromlist=["run"])
         return module.main(ctx, args)
     except UsageError as e:

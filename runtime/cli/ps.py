@@ -38,6 +38,8 @@ def main(ctx, args):
     from pyrunc import state
     opts, pos = parse_cmd("ps", FLAGS, args, nargs=1, stop=True, at_least=True)
     c = state.load(ctx.root, pos[0])
+    if "cgroup" in c.data and not c.data["cgroup"]:
+        c.cgroup_manager()  # rootless without a cgroup: its clear error (runc fails too)
     pids = c.cgroup_manager().pids() if c.data.get("cgroup") else []
     fmt = opts["format"]
     if fmt == "json":

@@ -1,4 +1,4 @@
-"""pyrunc spec [--bundle DIR]: write a default config.json (the same defaults as runc's)."""
+"""pyrunc spec [--bundle DIR] [--rootless]: write a default config.json (runc's defaults)."""
 import os
 
 from pyrunc.cli.args import BOOL, STR, Flag
@@ -57,15 +57,42 @@ def default_spec():
     }
 
 
+def to_rootless(spec, uid=None, gid=None):
+    """runc's rootless transform of the default spec (specconv.ToRootless in runc 1.1):
+    a user namespace mapping only the caller's own uid/gid to 0 (the one mapping an
+    unprivileged process may write itself), no network or cgroup namespace (not usable
+    without privileges on the host side), /sys bind-mounted read-only (sysfs cannot be
+    mounted from a user namespace that does not own the network namespace), no `uid=`
+    or `gid=` mount options (those ids are not mapped), and no resources (no cgroup limits)."""
+    linux = spec["linux"]
+    linux["namespaces"] = [ns for ns in linux["namespaces"]
+                           if ns["type"] not in ("network", "user", "cgroup")]
+    linux["namespaces"].append({"type": "user"})
+    uid = os.geteuid() if uid is None else uid
+    gid = os.getegid() if gid is None else gid
+    linux["uidMappings"] = [{"containerID": 0, "hostID": uid, "size": 1}]
+    linux["gidMappings"] = [{"containerID": 0, "hostID": gid, "size": 1}]
+    mounts = []
+    for m in spec["mounts"]:
+        if os.path.normpath(m["destination"]) == "/sys":
+            m = {"destination": m["destination"], "type": "none", "source": "/sys",
+                 "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}
+        elif "options" in m:
+            m["options"] = [o for o in m["options"] if not o.startswith(("gid=", "uid="))]
+        mounts.append(m)
+    spec["mounts"] = mounts
+    linux.pop("resources", None)
+    return spec
+
+
 def main(ctx, args):
     opts, _ = parse_cmd("spec", FLAGS, args, nargs=0)
     from pyrunc.errors import PyruncError
-    if opts["rootless"]:
-        raise PyruncError("spec --rootless is not supported by pyrunc yet")
     path = os.path.join(opts["bundle"] or ".", "config.json")
     if os.path.exists(path):
         raise PyruncError("File config.json exists. Remove it first")
     import json
     with open(path, "w") as f:
-        json.dump(default_spec(), f, indent="\t")
+        spec = default_spec()
+        json.dump(to_rootless(spec) if opts["rootless"] else spec, f, indent="\t")
     return 0

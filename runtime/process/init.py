@@ -251,7 +251,19 @@ def _user_and_capabilities(plan):
     capabilities.drop_bounding(sets)
     # KEEPCAPS keeps the permitted set across setuid; the wanted sets are set right after.
     native.prctl(PR_SET_KEEPCAPS, 1)
-    os.setgroups(list(user.get("additionalGids") or ()))
+    groups = list(user.get("additionalGids") or ())
+    try:
+        os.setgroups(groups)
+    except PermissionError:
+        # A rootless user namespace whose gid map its user wrote itself has setgroups
+        # denied: nothing can be dropped or added then (runc skips setgroups there too).
+        # Any other EPERM (a seccomp profile, say) stays an error.
+        if not _setgroups_denied():
+            raise
+        if groups:
+            raise StepError("setgroups: /process/user/additionalGids cannot be set in this "
+                            "user namespace (setgroups is denied: rootless, gid map written "
+                            "without newgidmap)") from None
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     native.prctl(PR_SET_KEEPCAPS, 0)
@@ -262,6 +274,14 @@ def _user_and_capabilities(plan):
     umask = user.get("umask")
     if umask is not None:
         os.umask(umask)
+
+
+def _setgroups_denied():
+    try:
+        with open("/proc/self/setgroups") as f:
+            return f.read().strip() == "deny"
+    except OSError:
+        return False
 
 
 def _find_executable(plan):

@@ -11,7 +11,7 @@ import os
 import _signal as signal  # the C module: signal.py imports enum (~5 ms)
 
 from pyrunc import cgwarm, native
-from pyrunc.errors import InitError, PyruncError
+from pyrunc.errors import ConfigError, InitError, PyruncError
 from pyrunc.namespaces import TYPES
 from pyrunc.process import init, sync
 
@@ -58,12 +58,20 @@ def _enter_namespaces(plan, sock):
     if "user" in plan.new_namespaces:
         # The user namespace first, alone, so that it owns the namespaces made after it;
         # the parent writes its id maps (a process cannot map itself beyond its own id).
+        # Unprivileged, the parent can open our /proc/PID/{uid_map,gid_map,setgroups} (and
+        # newuidmap accepts us) only while we are dumpable: /proc/PID of a non-dumpable
+        # process is owned by root. Nothing of the container runs yet; undone right after.
+        rootless = os.geteuid() != 0
+        if rootless:
+            native.prctl(PR_SET_DUMPABLE, 1)
         try:
             native.unshare(TYPES["user"][0])
         except OSError as e:
             raise PyruncError(f"unshare user namespace: {e.strerror}") from None
         sync.send(sock, userns=1)
         sync.expect(sock, "mapped", "pyrunc")
+        if rootless:
+            native.prctl(PR_SET_DUMPABLE, 0)
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
     flags = 0
@@ -159,13 +167,64 @@ def _alive(pid):
     return wpid == 0
 
 
+def direct_map(maps, own_id):
+    """Can this process write the id map itself? Root can write any map; anyone else only
+    one line mapping exactly its own (effective) id (user_namespaces(7))."""
+    if os.geteuid() == 0:
+        return True
+    return len(maps) == 1 and maps[0]["hostID"] == own_id and maps[0]["size"] == 1
+
+
 def write_id_maps(pid, linux):
-    """uid_map/gid_map of a new user namespace, written by the (root) parent."""
-    for key, name in (("uidMappings", "uid_map"), ("gidMappings", "gid_map")):
-        lines = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n"
-                        for m in linux.get(key) or ())
-        try:
-            with open(f"/proc/{pid}/{name}", "w") as f:
-                f.write(lines)
-        except OSError as e:
-            raise PyruncError(f"write /proc/{pid}/{name}: {e.strerror}") from None
+    """uid_map/gid_map of a new user namespace, written by the parent.
+
+    Root, or an unprivileged user mapping only its own uid/gid, writes them directly; an
+    unprivileged gid_map needs setgroups denied first (the kernel's rule since 3.19). Any
+    other map of an unprivileged user goes through the setuid newuidmap/newgidmap
+    helpers, which allow the ranges /etc/subuid and /etc/subgid grant the user (runc's
+    way too; setgroups is then left allowed)."""
+    for key, name, own in (("uidMappings", "uid_map", os.geteuid()),
+                           ("gidMappings", "gid_map", os.getegid())):
+        maps = linux.get(key) or ()
+        if not maps:
+            continue
+        if not direct_map(maps, own):
+            _map_with_helper(pid, key, maps)
+            continue
+        if name == "gid_map" and os.geteuid() != 0:
+            _write_proc(pid, "setgroups", "deny")
+        _write_proc(pid, name, "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n"
+                                       for m in maps))
+
+
+def _write_proc(pid, name, text):
+    try:
+        with open(f"/proc/{pid}/{name}", "w") as f:
+            f.write(text)
+    except OSError as e:
+        raise PyruncError(f"write /proc/{pid}/{name}: {e.strerror}") from None
+
+
+HELPER_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
+
+
+def _map_with_helper(pid, key, maps):
+    tool = "newuidmap" if key == "uidMappings" else "newgidmap"
+    dirs = [d for d in os.environ.get("PATH", "").split(":") if d] + list(HELPER_DIRS)
+    path = next((os.path.join(d, tool) for d in dirs
+                 if os.access(os.path.join(d, tool), os.X_OK)), None)
+    if path is None:
+        kind, own = ("uid", os.geteuid()) if key == "uidMappings" else ("gid", os.getegid())
+        raise ConfigError(f"/linux/{key}", f"mapping more than your own {kind} ({own}) "
+                          f"needs {tool} (package uidmap), not found")
+    import subprocess  # only here: a rootless container with subordinate ids
+    argv = [path, str(pid)]
+    for m in maps:
+        argv += [str(m["containerID"]), str(m["hostID"]), str(m["size"])]
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+    if p.returncode:
+        why = " ".join(p.stderr.decode(errors="replace").split()) or f"exit status {p.returncode}"
+        sub = "/etc/subuid" if key == "uidMappings" else "/etc/subgid"
+        raise ConfigError(f"/linux/{key}", f"{tool} failed ({why}); the ranges must be "
+                          f"granted to the user in {sub}")
