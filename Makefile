@@ -41,7 +41,7 @@ demo: install $(BUILD)/rootfs/bin/busybox
 test: install
 	PYRUNC=$(PYRUNC) PYRUNC_SHIM_BIN=$(VENV)/bin/containerd-shim-pyrunc-v1 \
 	PYRUNC_SHIM_BACKENDS="$$(command -v runc) $(PYRUNC)" \
-	    $(PY) -m pytest -q tests/unit tests/integration tests/shim
+	    $(PY) -m pytest -q tests/unit tests/integration tests/shim tests/rootless
 	$(MAKE) --no-print-directory conformance RUNTIME=$(PYRUNC) RUNTIME_NAME=pyrunc
 
 test-integration: install
