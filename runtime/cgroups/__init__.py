@@ -148,7 +148,7 @@ def write_file(path, value):
         raise CgroupError(f"write {value!r} to {path}", e) from None
 
 
-def rmdir_retry(path, tries=50):
+def rmdir_retry(path, tries=100):
     """Remove one cgroup directory, retrying while the kernel still says EBUSY."""
     import errno
     import time
@@ -161,4 +161,4 @@ def rmdir_retry(path, tries=50):
         except OSError as e:
             if e.errno != errno.EBUSY or i == tries - 1:
                 raise CgroupError(f"remove cgroup {path}", e) from None
-            time.sleep(0.01 * (i + 1))
+            time.sleep(0.002 * (i + 1))  # short first: killed tasks usually leave in ~1 ms
