@@ -103,17 +103,20 @@ class Pods:
         self.pods = []  # (pod_id, config)
         self.containers = []
 
-    def run(self, name):
+    def run(self, name, sysctls=None):
         name = "pcri-%s-%s" % (name, self.handler)
         config = self.client.pod_config(name, "pcri-ns", os.path.join(self.ctd.base, "logs"),
                                         env.CGROUP_ROOT)
+        config.linux.sysctls.update(sysctls or {})
         pod_id = self.client.run_pod(config, self.handler)
         self.pods.append((pod_id, config))
         return pod_id, config
 
-    def container(self, pod, name, command, start=True, **kw):
+    def container(self, pod, name, command, start=True, amend=None, **kw):
         pod_id, config = pod
         cc = self.client.container_config(config, name, self.image_id, command, **kw)
+        if amend:
+            amend(cc)
         cid = self.client.create_container(pod_id, cc, config)
         self.containers.append(cid)
         if start:
