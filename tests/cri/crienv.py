@@ -72,8 +72,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         SystemdCgroup = false
     # pyrunc behind its own shim (containerd 1.6 ignores runtime_path: absolute path as type).
     # For a type other than io.containerd.runc.*, CRI decodes this table into
-    # runtimeoptions.v1.Options: only ConfigBody / ConfigPath count, and keys such as BinaryName
-    # placed directly here are dropped without a warning. The shim parses the body as TOML.
+    # runtimeoptions.v1.Options: keys such as BinaryName placed directly here are dropped
+    # without a warning, and a ConfigBody string arrived empty (containerd 1.6.20). ConfigPath
+    # works: the shim reads that file as TOML with the runc option names.
     [{rt}.pyrunc-shim]
       runtime_type = "{SHIM}"
       [{rt}.pyrunc-shim.options]
@@ -253,3 +254,12 @@ def wait_for(pred, timeout=30.0, interval=0.1):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+if __name__ == "__main__":
+    # Print the generated files for a base directory, e.g. for the README:
+    #   python tests/cri/crienv.py /tmp/pcri-example
+    _base = sys.argv[1] if len(sys.argv) > 1 else "/tmp/pcri-BASE"
+    print("# %s/config.toml\n%s" % (_base, config_toml(_base)))
+    print("# %s/pyrunc-shim.toml\n%s" % (_base, shim_options_toml(_base)))
+    print("# %s/cni/10-pcri.conflist\n%s" % (_base, json.dumps(cni_conflist(_base), indent=1)))
