@@ -69,6 +69,16 @@ def container_pid(client, cid):
     return json.loads(info["info"])["pid"]
 
 
+def test_version_status_image(client):
+    v = client.version()
+    assert v.runtime_name == "containerd" and v.runtime_api_version == "v1"
+    conds = {c.type: c.status for c in client.status().status.conditions}
+    assert conds["RuntimeReady"] and conds["NetworkReady"]
+    img = client.image_status(env.BUSYBOX_IMAGE)
+    assert env.BUSYBOX_IMAGE in img.repo_tags and img.size > 0
+    assert not client.image_status("pyrunc.test/pcri-absent:1").id  # absent: no image, no error
+
+
 def test_pod_network_exec_logs_resources(client, pods, handler):
     pb = client.pb
     web_pod = pods.run("web")
