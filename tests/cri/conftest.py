@@ -170,7 +170,7 @@ class Pods:
         for path in netns:
             assert not os.path.exists(path), "netns %s not removed" % path
         task_state = os.path.join(self.ctd.base, "state", "io.containerd.runtime.v2.task", "k8s.io")
-        assert env.wait_for(lambda: not os.listdir(task_state) if os.path.isdir(task_state) else True,
+        assert env.wait_for(lambda: not os.path.isdir(task_state) or not os.listdir(task_state),
                             10), "bundles left: %s" % os.listdir(task_state)
         assert not [m for m in env.mounts_under(self.ctd.base)
                     if "/io.containerd.runtime.v2.task/" in m or "/netns/" in m], \
@@ -190,7 +190,6 @@ def pods(client, ctd, handler, image_id):
 
 
 def wait_state(client, cid, state, timeout=30):
-    pb = client.pb
     deadline = time.monotonic() + timeout
     while True:
         st = client.container_status(cid).status

@@ -1,4 +1,5 @@
-"""A small CRI client (runtime.v1) for the tests: the calls kubelet makes, with the requests it builds.
+"""A small CRI client (runtime.v1) for the tests: the calls kubelet makes, built as kubelet
+builds them.
 
 The Python modules for proto/api.proto are generated with grpcio-tools on first use into a cache
 directory keyed by the .proto's hash (see README.md for why they are not committed).
@@ -49,7 +50,7 @@ def api():
         with open(PROTO, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()[:16]
         cache = os.environ.get("PYRUNC_CRI_GEN_DIR") or os.path.join(
-            os.environ.get("XDG_CACHE_HOME") or os.path.join(tempfile.gettempdir()),
+            os.environ.get("XDG_CACHE_HOME") or tempfile.gettempdir(),
             "pyrunc-cri-gen")
         outdir = os.path.join(cache, digest)
         if not os.path.exists(os.path.join(outdir, "api_pb2_grpc.py")):
@@ -133,7 +134,8 @@ class Client:
                           self.pb.ListPodSandboxRequest(filter=flt)).items
 
     def stop_pod(self, pod_id):
-        self._call(self.runtime, "StopPodSandbox", self.pb.StopPodSandboxRequest(pod_sandbox_id=pod_id))
+        self._call(self.runtime, "StopPodSandbox",
+                   self.pb.StopPodSandboxRequest(pod_sandbox_id=pod_id))
 
     def remove_pod(self, pod_id):
         self._call(self.runtime, "RemovePodSandbox",
@@ -177,8 +179,8 @@ class Client:
         uid = uid or str(uuid.uuid4())
         labels = {"io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": namespace,
                   "io.kubernetes.pod.uid": uid}
-        annotations = {"kubernetes.io/config.source": "api",
-                       "kubernetes.io/config.seen": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        seen = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        annotations = {"kubernetes.io/config.source": "api", "kubernetes.io/config.seen": seen}
         return pb.PodSandboxConfig(
             metadata=pb.PodSandboxMetadata(name=name, uid=uid, namespace=namespace, attempt=0),
             hostname=name,

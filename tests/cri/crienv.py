@@ -141,8 +141,9 @@ class CRIContainerd:
         env = dict(os.environ)
         env.pop("NOTIFY_SOCKET", None)
         self.log = open(os.path.join(self.base, "containerd.log"), "wb")
-        self.proc = subprocess.Popen(["containerd", "--config", os.path.join(self.base, "config.toml")],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        config = os.path.join(self.base, "config.toml")
+        self.proc = subprocess.Popen(["containerd", "--config", config], env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + 60
         while self.ctr("version", check=False).returncode != 0:

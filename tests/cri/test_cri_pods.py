@@ -6,7 +6,6 @@ Every test runs with the handlers `pyrunc` (containerd's runc shim driving pyrun
 import datetime
 import ipaddress
 import json
-import os
 import re
 import time
 
