@@ -172,9 +172,11 @@ class Client:
 
     # ---- requests as kubelet builds them
 
-    def pod_config(self, name, namespace, log_dir, cgroup_root, uid=None, dns_server="10.96.0.10"):
-        """PodSandboxConfig of a pod without host namespaces, like kubelet's
-        generatePodSandboxConfig with the cgroupfs driver and SeccompDefault enabled."""
+    def pod_config(self, name, namespace, log_dir, cgroup_root, uid=None, dns_server="10.96.0.10",
+                   host_network=False, share_pid=False):
+        """PodSandboxConfig like kubelet's generatePodSandboxConfig with the cgroupfs driver and
+        SeccompDefault enabled. hostNetwork pods get no hostname (kubelet leaves it empty: the
+        pod keeps the node's UTS namespace); shareProcessNamespace puts the pid namespace at POD."""
         pb = self.pb
         uid = uid or str(uuid.uuid4())
         labels = {"io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": namespace,
@@ -183,7 +185,7 @@ class Client:
         annotations = {"kubernetes.io/config.source": "api", "kubernetes.io/config.seen": seen}
         return pb.PodSandboxConfig(
             metadata=pb.PodSandboxMetadata(name=name, uid=uid, namespace=namespace, attempt=0),
-            hostname=name,
+            hostname="" if host_network else name,
             log_directory=os.path.join(log_dir, "%s_%s_%s" % (namespace, name, uid)),
             dns_config=pb.DNSConfig(servers=[dns_server],
                                     searches=["%s.svc.cluster.local" % namespace,
@@ -193,8 +195,9 @@ class Client:
             linux=pb.LinuxPodSandboxConfig(
                 cgroup_parent="%s/burstable/pod%s" % (cgroup_root, uid),
                 security_context=pb.LinuxSandboxSecurityContext(
-                    namespace_options=pb.NamespaceOption(network=pb.POD, pid=pb.CONTAINER,
-                                                         ipc=pb.POD),
+                    namespace_options=pb.NamespaceOption(
+                        network=pb.NODE if host_network else pb.POD,
+                        pid=pb.POD if share_pid else pb.CONTAINER, ipc=pb.POD),
                     seccomp=pb.SecurityProfile(profile_type=pb.SecurityProfile.RuntimeDefault)),
             ))
 
@@ -229,8 +232,8 @@ class Client:
                     oom_score_adj=oom_score_adj),
                 security_context=pb.LinuxContainerSecurityContext(
                     capabilities=pb.Capability(),
-                    namespace_options=pb.NamespaceOption(network=pb.POD, pid=pb.CONTAINER,
-                                                         ipc=pb.POD),
+                    # the pod's choices (kubelet derives both from the same PodSpec)
+                    namespace_options=pod_config.linux.security_context.namespace_options,
                     masked_paths=MASKED_PATHS, readonly_paths=READONLY_PATHS,
                     seccomp=pb.SecurityProfile(profile_type=pb.SecurityProfile.RuntimeDefault)),
             ))

@@ -6,6 +6,7 @@ Every test runs with the handlers `pyrunc` (containerd's runc shim driving pyrun
 import datetime
 import ipaddress
 import json
+import os
 import re
 import time
 
@@ -207,6 +208,24 @@ def test_security_context_sysctl_mounts(client, pods, tmp_path):
     # The pod sysctl lets uid 1000 (CapEff 0 after the uid switch) listen on port 80.
     r = client.exec_sync(restricted, ["timeout", "1", "nc", "-l", "-p", "80"])
     assert b"Permission denied" not in r.stderr and b"in use" not in r.stderr, r.stderr
+
+
+def test_shared_pid_and_host_network(client, pods):
+    pb = client.pb
+    # shareProcessNamespace: the pause process is PID 1 and the containers see each other.
+    shared = pods.run("sharepid", share_pid=True)
+    a = pods.container(shared, "a", ["sleep", "3601"])
+    pods.container(shared, "b", ["sleep", "3602"])
+    ps = exec_ok(client, a, "ps", "-o", "pid,args")
+    assert re.search(r"^\s*1 /bin/sleep 2147483647$", ps, re.M), ps  # the pause image
+    assert "sleep 3601" in ps and "sleep 3602" in ps, ps
+    # hostNetwork: no CNI, the node's interfaces and hostname.
+    host = pods.run("hostnet", host_network=True)
+    h = pods.container(host, "h", ["sleep", "3600"])
+    assert client.pod_status(host[0]).status.state == pb.SANDBOX_READY
+    assert exec_ok(client, h, "readlink", "/proc/self/ns/net").strip() == \
+        os.readlink("/proc/self/ns/net")
+    assert exec_ok(client, h, "hostname").strip() == os.uname().nodename
 
 
 def test_stop_grace_period(client, pods):
