@@ -263,12 +263,25 @@ _IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
                 "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
 
 
+def _is_host_ns(path, kind):
+    """Whether the namespace file `path` is this process's own (the host's) namespace."""
+    try:
+        a = os.stat(path)
+        b = os.stat(f"/proc/self/ns/{kind}")
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
 def _check_sysctl(key, nss, pointer):
+    # A namespace joined by path counts as the container's own unless it is the host's, as in
+    # runc: Kubernetes pods set net.* sysctls on the sandbox, whose network namespace
+    # containerd creates and pins beforehand and passes as a path.
     if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
-        if nss.get("ipc", 1) != "":
+        if "ipc" not in nss or (nss["ipc"] and _is_host_ns(nss["ipc"], "ipc")):
             raise ConfigError(pointer, "sysctl needs a new IPC namespace")
     elif key.startswith("net."):
-        if nss.get("network", 1) != "":
+        if "network" not in nss or (nss["network"] and _is_host_ns(nss["network"], "net")):
             raise ConfigError(pointer, "sysctl needs a new network namespace")
     elif key in ("kernel.hostname", "kernel.domainname"):
         if nss.get("uts", 1) != "":

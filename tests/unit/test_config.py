@@ -61,6 +61,36 @@ def test_net_sysctl_needs_netns():
         cfg.check(c)
 
 
+def test_net_sysctl_in_joined_netns():
+    # CRI sandboxes: containerd pins the pod's netns and the sandbox joins it by path.
+    import os
+    import subprocess
+    c = spec()
+    for n in c["linux"]["namespaces"]:
+        if n["type"] == "network":
+            n["path"] = "/proc/self/ns/net"
+    c["linux"]["sysctl"] = {"net.ipv4.ip_unprivileged_port_start": "80"}
+    with pytest.raises(ConfigError, match="network namespace"):
+        cfg.check(c)  # the host's own network namespace
+    if os.geteuid() != 0:
+        pytest.skip("needs root for a network namespace")
+    p = subprocess.Popen(["unshare", "--net", "sleep", "30"])
+    try:
+        import time
+        path = f"/proc/{p.pid}/ns/net"
+        for _ in range(100):
+            if os.stat(path).st_ino != os.stat("/proc/self/ns/net").st_ino:
+                break
+            time.sleep(0.02)
+        for n in c["linux"]["namespaces"]:
+            if n["type"] == "network":
+                n["path"] = path
+        assert cfg.check(c) == []
+    finally:
+        p.kill()
+        p.wait()
+
+
 def test_unknown_fields_are_ignored():
     c = spec()
     c["somethingNew"] = {"x": 1}
