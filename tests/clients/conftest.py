@@ -181,6 +181,12 @@ class Containerd:
                 self.log.close()
             shim_helpers.unmount_under(self.base)
             remove_empty_cgroups("/" + self.namespace)
+            # The default --runc-root (/run/containerd/runc/<namespace>) of runs without
+            # --runc-root; the shim's final `delete --force` may recreate it after the test.
+            try:
+                os.rmdir(os.path.join("/run/containerd/runc", self.namespace))
+            except OSError:
+                pass
 
 
 class CtrRuntime:
@@ -214,9 +220,9 @@ class CtrRuntime:
         argv += [image] if image else ["--rootfs", ROOTFS]
         return argv + [cid] + [str(c) for c in cmd]
 
-    def run(self, cid, *cmd, flags=(), image=None, check=True, timeout=90):
+    def run(self, cid, *cmd, flags=(), image=None, check=True, timeout=90, input=None):
         return self.ctr(*self.run_argv(cid, *cmd, flags=flags, image=image), check=check,
-                        timeout=timeout)
+                        timeout=timeout, input=input)
 
     def ctr(self, *args, **kw):
         return self.ctd.ctr(*args, **kw)
@@ -313,3 +319,18 @@ def ctr_cleanup(ctr_runtime):
     for cid in ids:
         ctr_runtime.remove(cid)
 
+
+
+@pytest.fixture(scope="session")
+def ctr_runtime_pair(containerd_daemon):
+    """Both runtimes at once, for tests that compare their outputs directly."""
+    if not os.path.exists(os.path.join(ROOTFS, "bin", "busybox")):
+        pytest.skip(f"no busybox rootfs at {ROOTFS} (tests/mkrootfs.sh)")
+    pair = {}
+    for name, binary in (("pyrunc", os.path.abspath(PYRUNC)), ("runc", RUNC)):
+        if not os.access(binary, os.X_OK):
+            pytest.skip(f"{binary} not installed")
+        root = os.path.join(containerd_daemon.base, f"runc-root-{name}")
+        os.makedirs(root, exist_ok=True)
+        pair[name] = CtrRuntime(name, binary, containerd_daemon, root)
+    return pair

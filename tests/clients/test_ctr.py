@@ -5,6 +5,7 @@ the runtime under test. Every test runs against pyrunc and /usr/sbin/runc (fixtu
 
 Run: PYRUNC=$PWD/.venv/bin/pyrunc .venv/bin/python -m pytest -q tests/clients/test_ctr.py
 """
+import difflib
 import fcntl
 import json
 import os
@@ -136,6 +137,18 @@ def test_run_foreground_output_and_exit_code(ctr_runtime, ctr_cleanup):
     assert_clean(rt, cid)
 
 
+def test_run_stdin_passed_through(ctr_runtime, ctr_cleanup):
+    """Without a terminal the runtime passes the shim's pipes to the container untouched."""
+    rt = ctr_runtime
+    cid = rt.new_id("stdin")
+    ctr_cleanup.append(cid)
+    # ctr 1.6 does not close the container's stdin at EOF (with either runtime): read lines.
+    res = rt.run(cid, "/bin/sh", "-c", "read a; read b; echo $b $a", flags=["--rm"],
+                 input=b"one\ntwo\n")
+    assert res.out == "two one\n"
+    assert_clean(rt, cid)
+
+
 def test_run_detached_running_with_log(ctr_runtime, ctr_cleanup):
     rt = ctr_runtime
     cid, log = start_detached(rt, ctr_cleanup, "det", "/bin/sh", "-c",
@@ -175,10 +188,6 @@ def test_readme_snippet(ctr_runtime):
         assert res.out == "hello\n"
     finally:
         rt.ctr("containers", "rm", cid, check=False)
-        try:
-            os.rmdir(os.path.join("/run/containerd/runc", rt.ctd.namespace))
-        except OSError:
-            pass
     assert not os.path.exists(os.path.join("/run/containerd/runc", rt.ctd.namespace, cid))
 
 
@@ -199,6 +208,21 @@ def test_exec_exit_status_and_output(ctr_runtime, ctr_cleanup):
     assert res.returncode == 137, res.err
     # Exec processes are reaped: only init is left.
     assert poll(lambda: ps_pids(rt, cid) == [init_pid]), ps_pids(rt, cid)
+
+
+def test_exec_user_cwd_and_detached(ctr_runtime, ctr_cleanup):
+    rt = ctr_runtime
+    cid, _ = start_detached(rt, ctr_cleanup, "execu", *SLEEP)
+    init_pid = rt.ctd.tasks()[cid][0]
+    res = rt.ctr("task", "exec", "--fifo-dir", rt.ctd.fifo_dir, "--exec-id", "u1", "--user",
+                 "1000", "--cwd", "/tmp", cid, "/bin/sh", "-c", "id -u; id -g; pwd")
+    assert res.out == "1000\n1000\n/tmp\n"  # ctr looked gid 1000 up in the rootfs
+    res = rt.ctr("task", "exec", "--fifo-dir", rt.ctd.fifo_dir, "--exec-id", "u2", "--user",
+                 "nobody", cid, "/bin/sh", "-c", "id -un")
+    assert res.out == "nobody\n"
+    rt.ctr("task", "exec", "-d", "--fifo-dir", rt.ctd.fifo_dir, "--exec-id", "bg", cid, *SLEEP)
+    assert poll(lambda: len(ps_pids(rt, cid)) == 2), ps_pids(rt, cid)
+    assert init_pid in ps_pids(rt, cid)
 
 
 def test_exec_tty(ctr_runtime, ctr_cleanup):
@@ -281,6 +305,22 @@ def test_kill_all_and_foreground_exit_status(ctr_runtime, ctr_cleanup):
         if fg.poll() is None:
             fg.kill()
             fg.wait()
+    assert_clean(rt, cid)
+
+
+def test_kill_paused_task(ctr_runtime, ctr_cleanup):
+    """SIGKILL reaches a frozen container (the runtime thaws it), and it can be removed."""
+    rt = ctr_runtime
+    cid, _ = start_detached(rt, ctr_cleanup, "killp", *SLEEP)
+    rt.ctr("task", "pause", cid)
+    assert rt.status(cid) == "PAUSED"
+    rt.ctr("task", "kill", "-s", "KILL", cid)
+    assert rt.wait_status(cid, "STOPPED"), rt.ctd.tasks()
+    res = rt.ctr("task", "exec", "--fifo-dir", rt.ctd.fifo_dir, "--exec-id", "late", cid,
+                 "/bin/true", check=False)
+    assert res.returncode != 0
+    res = remove_task(rt, cid)
+    assert "exit with non-zero exit code 137" in res.err
     assert_clean(rt, cid)
 
 
@@ -438,3 +478,98 @@ def test_bad_config_error_reaches_ctr(ctr_runtime, ctr_cleanup, case):
         else:
             assert want.search(line), line
     assert_clean(rt, cid)
+
+
+# --- the same ctr flags, both runtimes: what the container sees ----------------------------
+
+PROBE = r"""
+echo "id: $(id)"; echo "pwd: $(pwd)"
+env | sort | sed 's/^/env: /'
+grep -E '^(Cap|Seccomp|NoNewPrivs|Uid|Gid|Groups)' /proc/self/status
+echo "nofile: $(ulimit -n)"; echo "umask: $(umask)"; echo "oom: $(cat /proc/self/oom_score_adj)"
+for ns in net uts ipc pid mnt user cgroup; do echo "ns $ns: $(readlink /proc/self/ns/$ns)"; done
+awk '{print "mount:", $2, $3, $4}' /proc/self/mounts
+for d in null zero full random urandom tty ptmx fd stdin stdout stderr shm pts mqueue; do
+    ls -ld /dev/$d 2>&1 | awk '{print "dev:", $1, $3, $4, $5, $6, $NF}'
+done
+touch /tmp/.pctr-probe-$$ 2>&1 && echo tmp-rw; rm -f /tmp/.pctr-probe-$$
+echo "tty: $(tty)"
+"""
+
+PROBE_FLAGS = {
+    "default": [],
+    "read-only": ["--read-only"],
+    "privileged": ["--privileged"],
+    "net-host": ["--net-host"],
+    "caps": ["--cap-add", "CAP_SYS_ADMIN", "--cap-drop", "CAP_CHOWN"],
+    "cwd-env": ["--cwd", "/tmp", "--env", "FOO=bar", "--env", "PATH=/bin"],
+    "seccomp": ["--seccomp"],
+    "bind-mount": ["--mount", "type=bind,src=/etc,dst=/host-etc,options=rbind:ro"],
+    "allow-new-privs": ["--allow-new-privs"],
+    "no-pivot": ["--no-pivot"],
+    "rootfs-propagation": ["--rootfs-propagation", "shared"],
+}
+
+# Differs from runc on purpose: pyrunc mounts the tmpfs over masked directories (/proc/acpi,
+# /sys/firmware, ...) with size=4k,nr_inodes=1 so nothing can be stored there; runc 1.1.5
+# uses a plain read-only tmpfs.
+MASK_TMPFS = re.compile(r"^(mount: \S+ tmpfs ro,relatime),size=4k,nr_inodes=1$", re.M)
+
+
+def _normalize(out, cid):
+    out = out.replace(cid, "CID")
+    for ns in ("net", "uts", "ipc", "pid", "mnt", "user", "cgroup"):
+        out = out.replace(os.readlink(f"/proc/self/ns/{ns}"), "HOST")
+    out = re.sub(r"(ns \w+: )\w+:\[\d+\]", r"\1NEW", out)
+    return MASK_TMPFS.sub(r"\1", out)
+
+
+@pytest.mark.parametrize("case", sorted(PROBE_FLAGS))
+def test_same_view_from_inside(ctr_runtime_pair, case):
+    """`ctr run` flags turn into spec fields; the container must see the same under both."""
+    seen = {}
+    for name, rt in ctr_runtime_pair.items():
+        cid = rt.new_id("probe")
+        try:
+            res = rt.run(cid, "/bin/sh", "-c", PROBE, flags=["--rm"] + PROBE_FLAGS[case],
+                         check=False)
+        finally:
+            rt.remove(cid)
+        assert res.returncode == 0, res.err
+        seen[name] = _normalize(res.out, cid)
+    diff = "\n".join(difflib.unified_diff(seen["runc"].splitlines(), seen["pyrunc"].splitlines(),
+                                           "runc", "pyrunc", lineterm=""))
+    assert not diff, diff
+    assert "ns net: HOST" in seen["runc"] if case == "net-host" else "ns net: NEW" in seen["runc"]
+
+
+def test_resource_flags_reach_the_cgroup(ctr_runtime, ctr_cleanup):
+    rt = ctr_runtime
+    cid, _ = start_detached(rt, ctr_cleanup, "res", *SLEEP, flags=[
+        "--memory-limit", str(64 << 20), "--cpus", "0.5", "--cpu-shares", "512"])
+    values = {}
+    for p in rt.cgroup_paths(cid):
+        for f in ("memory.limit_in_bytes", "cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.shares",
+                  "memory.max", "cpu.max", "cpu.weight"):
+            if os.path.exists(os.path.join(p, f)):
+                values[f] = read(os.path.join(p, f)).strip()
+    if "memory.max" in values:  # cgroup v2
+        assert values["memory.max"] == str(64 << 20) and values["cpu.max"] == "50000 100000"
+    else:
+        assert values["memory.limit_in_bytes"] == str(64 << 20)
+        assert (values["cpu.cfs_quota_us"], values["cpu.cfs_period_us"]) == ("50000", "100000")
+        assert values["cpu.shares"] == "512"
+
+
+def test_join_another_containers_netns(ctr_runtime, ctr_cleanup):
+    """`ctr run --with-ns network:/proc/PID/ns/net`: the spec names a path to join."""
+    rt = ctr_runtime
+    first, _ = start_detached(rt, ctr_cleanup, "netns", *SLEEP)
+    pid = rt.ctd.tasks()[first][0]
+    cid = rt.new_id("joiner")
+    ctr_cleanup.append(cid)
+    res = rt.run(cid, "/bin/sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/uts",
+                 flags=["--rm", "--with-ns", f"network:/proc/{pid}/ns/net"])
+    net, uts = res.out.split()
+    assert net == os.readlink(f"/proc/{pid}/ns/net")
+    assert uts != os.readlink(f"/proc/{pid}/ns/uts")
