@@ -12,12 +12,15 @@ import os
 import pty
 import re
 import select
+import signal
 import struct
 import subprocess
 import termios
 import time
 
 import pytest
+
+from rtsupport import ROOTFS
 
 pytestmark = pytest.mark.root
 
@@ -44,7 +47,8 @@ def read(path):
 
 def run_in_pty(argv, reply=None, timeout=90):
     """Run a ctr command whose stdio is a pty we hold the master of (what a user's terminal
-    is for `ctr run -t`). `reply` = (marker, bytes): write bytes once marker was seen.
+    is for `ctr run -t`). `reply` = (marker, bytes or f(master, proc)): once the marker was
+    seen, write the bytes or call f.
     Returns (exit status, everything the pty showed)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
@@ -64,7 +68,10 @@ def run_in_pty(argv, reply=None, timeout=90):
                     break
                 out += data
             if reply and reply[0] in out:
-                os.write(master, reply[1])
+                if callable(reply[1]):
+                    reply[1](master, proc)
+                else:
+                    os.write(master, reply[1])
                 reply = None
             if not ready and proc.poll() is not None:
                 break
@@ -172,9 +179,30 @@ def test_run_tty(ctr_runtime, ctr_cleanup):
                                     "tty; read line; echo got-$line; exit 4", flags=["--rm", "-t"]))
     status, out = run_in_pty(argv, reply=(b"/dev/pts/", b"hello\r"))
     assert status == 4, out
-    assert re.search(rb"^/dev/pts/\d+\r?\r\n", out), out
+    assert re.search(rb"^/dev/pts/\d+\r?\r\n", out, re.M), out
     assert b"got-hello" in out
     assert_clean(rt, cid)
+
+
+def test_run_tty_resize(ctr_runtime, ctr_cleanup):
+    """ctr forwards its terminal's size (ResizePty on the master the runtime sent) and
+    SIGWINCH. ctr 1.6 resizes only after Start, so the very first size the process sees may
+    still be 0x0 (a race with either runtime; more often lost with pyrunc, whose `start`
+    returns a few ms later): poll inside."""
+    rt = ctr_runtime
+    cid = rt.new_id("winch")
+    ctr_cleanup.append(cid)
+    script = ("until stty -a | grep -q 'rows 30; columns 100;'; do sleep 0.05; done; echo first; "
+              "until stty -a | grep -q 'rows 40; columns 120;'; do sleep 0.05; done; echo second")
+
+    def resize(master, proc):
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        os.kill(proc.pid, signal.SIGWINCH)
+
+    argv = rt.ctd.argv(*rt.run_argv(cid, "/bin/sh", "-c", script, flags=["--rm", "-t"]))
+    status, out = run_in_pty(argv, reply=(b"first", resize), timeout=60)
+    assert status == 0, out
+    assert b"second" in out
 
 
 def test_readme_snippet(ctr_runtime):
@@ -232,8 +260,24 @@ def test_exec_tty(ctr_runtime, ctr_cleanup):
                        cid, "/bin/sh", "-c", "tty; read line; echo got-$line; exit 5")
     status, out = run_in_pty(argv, reply=(b"/dev/pts/", b"again\r"))
     assert status == 5, out
-    assert re.search(rb"^/dev/pts/\d+\r?\r\n", out), out
+    assert re.search(rb"^/dev/pts/\d+\r?\r\n", out, re.M), out
     assert b"got-again" in out
+
+
+def test_parallel_execs(ctr_runtime, ctr_cleanup):
+    """Concurrent `exec`s against one container (each a separate runtime process)."""
+    rt = ctr_runtime
+    cid, _ = start_detached(rt, ctr_cleanup, "par", *SLEEP)
+    procs = [subprocess.Popen(rt.ctd.argv("task", "exec", "--fifo-dir", rt.ctd.fifo_dir,
+                                          "--exec-id", f"p{i}", cid, "/bin/sh", "-c",
+                                          f"echo exec-{i}; exit {10 + i}"),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+             for i in range(6)]
+    for i, p in enumerate(procs):
+        out, err = p.communicate(timeout=120)
+        assert (p.returncode, out) == (10 + i, f"exec-{i}\n".encode()), err
+    assert poll(lambda: len(ps_pids(rt, cid)) == 1)
 
 
 def test_exec_relative_command_without_path(ctr_runtime, ctr_cleanup):
@@ -504,7 +548,7 @@ PROBE_FLAGS = {
     "caps": ["--cap-add", "CAP_SYS_ADMIN", "--cap-drop", "CAP_CHOWN"],
     "cwd-env": ["--cwd", "/tmp", "--env", "FOO=bar", "--env", "PATH=/bin"],
     "seccomp": ["--seccomp"],
-    "bind-mount": ["--mount", "type=bind,src=/etc,dst=/host-etc,options=rbind:ro"],
+    "bind-mount": ["--mount", f"type=bind,src={ROOTFS}/etc,dst=/mnt/etc,options=rbind:ro"],
     "allow-new-privs": ["--allow-new-privs"],
     "no-pivot": ["--no-pivot"],
     "rootfs-propagation": ["--rootfs-propagation", "shared"],
