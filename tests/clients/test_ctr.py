@@ -326,6 +326,8 @@ def test_kill_sigkill_detached(ctr_runtime, ctr_cleanup):
     assert rt.wait_status(cid, "STOPPED"), rt.ctd.tasks()
     # PID 1 died, so the kernel killed the rest of its PID namespace.
     assert poll(lambda: cgroup_procs(rt, cid) == []), cgroup_procs(rt, cid)
+    res = rt.ctr("task", "kill", "-s", "SIGKILL", cid, check=False)
+    assert res.returncode == 1 and "process already finished" in res.err, res.err
     res = remove_task(rt, cid)
     assert "exit with non-zero exit code 137" in res.err
     assert_clean(rt, cid)
