@@ -253,6 +253,28 @@ def test_exec_user_cwd_and_detached(ctr_runtime, ctr_cleanup):
     assert init_pid in ps_pids(rt, cid)
 
 
+EXEC_ERRORS = [
+    ([], "/pctr-nope", 'exec failed: unable to start container process: exec: "/pctr-nope": '
+     "stat /pctr-nope: no such file or directory"),
+    (["--cwd", "/pctr-none"], "/bin/true", 'exec failed: unable to start container process: '
+     'chdir to cwd ("/pctr-none") set in config.json failed: no such file or directory'),
+    (["--cwd", "relative"], "/bin/true", "exec failed: Cwd must be an absolute path"),
+]
+
+
+def test_exec_errors_reach_ctr(ctr_runtime, ctr_cleanup):
+    """Same message from both runtimes, through the shim's `OCI runtime exec failed`."""
+    rt = ctr_runtime
+    cid, _ = start_detached(rt, ctr_cleanup, "execerr", *SLEEP)
+    for i, (opts, cmd, msg) in enumerate(EXEC_ERRORS):
+        res = rt.ctr("task", "exec", "--fifo-dir", rt.ctd.fifo_dir, "--exec-id", f"x{i}", *opts,
+                     cid, cmd, check=False)
+        assert res.returncode == 1
+        assert res.err == f"ctr: OCI runtime exec failed: {msg}: unknown\n"
+    assert rt.status(cid) == "RUNNING"
+    assert ps_pids(rt, cid) == [rt.ctd.tasks()[cid][0]]
+
+
 def test_exec_tty(ctr_runtime, ctr_cleanup):
     rt = ctr_runtime
     cid, _ = start_detached(rt, ctr_cleanup, "exect", *SLEEP)
