@@ -30,11 +30,6 @@ PREFIX = "pctr"
 CGROUP_ROOT = "/sys/fs/cgroup"
 IMAGE_REF = "pyrunc.test/pctr-busybox:latest"
 
-containerd_needed = pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("containerd") or not shutil.which("ctr")
-    or not shutil.which("containerd-shim-runc-v2"),
-    reason="needs root, containerd, ctr and containerd-shim-runc-v2")
-
 
 def cgroup_dirs(relpath):
     """`relpath` in every mounted hierarchy (v1 controllers, or the single v2 tree)."""
@@ -274,8 +269,9 @@ class CtrRuntime:
 
 @pytest.fixture(scope="session")
 def containerd_daemon():
-    if os.geteuid() != 0 or not shutil.which("containerd") or not shutil.which("ctr"):
-        pytest.skip("needs root, containerd and ctr")
+    if os.geteuid() != 0 or not all(shutil.which(b) for b in ("containerd", "ctr",
+                                                              "containerd-shim-runc-v2")):
+        pytest.skip("needs root, containerd, ctr and containerd-shim-runc-v2")
     base = tempfile.mkdtemp(prefix=f"{PREFIX}-ctd-")
     ctd = Containerd(base)
     ctd.start()

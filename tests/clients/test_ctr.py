@@ -342,7 +342,8 @@ def test_kill_sigterm(ctr_runtime, ctr_cleanup):
 
 def test_kill_sigkill_detached(ctr_runtime, ctr_cleanup):
     rt = ctr_runtime
-    cid, _ = start_detached(rt, ctr_cleanup, "kill", "/bin/sh", "-c", "sleep 1000 & exec sleep 1001")
+    cid, _ = start_detached(rt, ctr_cleanup, "kill", "/bin/sh", "-c",
+                            "sleep 1000 & exec sleep 1001")
     assert poll(lambda: len(cgroup_procs(rt, cid)) == 2)
     rt.ctr("task", "kill", "-s", "SIGKILL", cid)
     assert rt.wait_status(cid, "STOPPED"), rt.ctd.tasks()
