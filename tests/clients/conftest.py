@@ -330,3 +330,12 @@ def ctr_runtime_pair(containerd_daemon):
         os.makedirs(root, exist_ok=True)
         pair[name] = CtrRuntime(name, binary, containerd_daemon, root)
     return pair
+
+
+@pytest.fixture
+def ctr_cleanup_pair():
+    """(runtime, container ID) pairs to remove after a test that uses ctr_runtime_pair."""
+    items = []
+    yield items
+    for rt, cid in items:
+        rt.remove(cid)

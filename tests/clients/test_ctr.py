@@ -565,6 +565,8 @@ touch /tmp/.pctr-probe-$$ 2>&1 && echo tmp-rw; rm -f /tmp/.pctr-probe-$$
 echo "tty: $(tty)"
 """
 
+# Spec options only: --no-pivot/--uidmap/--gidmap would silently run runc instead of the
+# runtime under test (see test_task_options_replace_runc_binary).
 PROBE_FLAGS = {
     "default": [],
     "read-only": ["--read-only"],
@@ -575,7 +577,6 @@ PROBE_FLAGS = {
     "seccomp": ["--seccomp"],
     "bind-mount": ["--mount", f"type=bind,src={ROOTFS}/etc,dst=/mnt/etc,options=rbind:ro"],
     "allow-new-privs": ["--allow-new-privs"],
-    "no-pivot": ["--no-pivot"],
     "rootfs-propagation": ["--rootfs-propagation", "shared"],
 }
 
@@ -645,3 +646,19 @@ def test_join_another_containers_netns(ctr_runtime, ctr_cleanup):
     net, uts = res.out.split()
     assert net == os.readlink(f"/proc/{pid}/ns/net")
     assert uts != os.readlink(f"/proc/{pid}/ns/uts")
+
+
+@pytest.mark.parametrize("flags", [["--no-pivot"],
+                                   ["--uidmap", "0:300000:65536", "--gidmap", "0:300000:65536"]])
+def test_task_options_replace_runc_binary(ctr_runtime_pair, ctr_cleanup_pair, flags):
+    """A containerd 1.6 / ctr limitation, not pyrunc's: --no-pivot, --uidmap and --gidmap
+    become *task* options (a fresh runc Options message), which replace the container's
+    runtime options, so --runc-binary and --runc-root are dropped and the shim runs the
+    default `runc` in /run/containerd/runc/<namespace>. These flags cannot reach pyrunc
+    through ctr 1.6 with the stock shim; pyrunc's own shim or a CRI runtime entry can."""
+    rt = ctr_runtime_pair["pyrunc"]
+    cid = rt.new_id("taskopt")
+    ctr_cleanup_pair.append((rt, cid))
+    res = rt.run(cid, "/pctr-nope", flags=["--rm"] + flags, check=False)
+    assert res.returncode == 1
+    assert "OCI runtime create failed: runc create failed:" in res.err, res.err
