@@ -95,6 +95,8 @@ def start_detached(rt, cleanup, what, *cmd, flags=(), image=None, log=False):
     res = rt.run(cid, *cmd, flags=["-d"] + flags, image=image)
     assert res.returncode == 0
     assert rt.status(cid) == "RUNNING", rt.ctd.tasks()
+    # The shim ran the runtime under test (its state is under our --runc-root).
+    assert os.path.isdir(os.path.join(rt.state_root, cid))
     return cid, logpath
 
 
