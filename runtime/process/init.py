@@ -191,14 +191,18 @@ def _personality(plan):
 
 def _rlimits(plan):
     # Set before dropping capabilities: raising a hard limit needs CAP_SYS_RESOURCE.
-    for rl in plan.process.get("rlimits") or ():
+    for i, rl in enumerate(plan.process.get("rlimits") or ()):
         num = getattr(resource, rl["type"], None)
         if num is None:
             raise StepError(f"rlimit {rl['type']} is not known to this system")
         try:
             resource.setrlimit(num, (_rlim(rl["soft"]), _rlim(rl["hard"])))
         except (ValueError, OSError) as e:
-            raise StepError(f"setrlimit {rl['type']} soft={rl['soft']} hard={rl['hard']}: "
+            # e.g. a hard limit above ours without CAP_SYS_RESOURCE: name the field (create's
+            # process is config.json's; exec's may come from a --process file).
+            where = f"config.json /process/rlimits/{i}: " if plan.process_in_config else ""
+            raise StepError(f"{where}"
+                            f"setrlimit {rl['type']} soft={rl['soft']} hard={rl['hard']}: "
                             f"{getattr(e, 'strerror', None) or 'operation not permitted'}") \
                 from None
 

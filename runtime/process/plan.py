@@ -6,6 +6,8 @@ from pyrunc.namespaces import config_namespaces
 
 
 class Plan:
+    process_in_config = True  # error messages point into config.json /process
+
     def __init__(self, cid, bundle, config, opts):
         self.id = cid
         self.bundle = bundle

@@ -56,6 +56,7 @@ PR_SET_CHILD_SUBREAPER = 36
 class ExecPlan:
     """What the joiner and the tenant need, computed in the CLI before fork. It has the
     attributes of create's Plan that init's process steps read."""
+    process_in_config = False  # the process may come from `exec --process FILE`
 
     def __init__(self, cid, config, process, preserve_fds=0):
         self.id = cid

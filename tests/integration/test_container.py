@@ -123,6 +123,18 @@ def test_dev_nodes_and_links(pyrunc, runc, bundle, tmp_path):
     assert p == r
 
 
+def test_ptmx_device_entry_becomes_link(pyrunc, runc, bundle, tmp_path):
+    """linux.devices may list /dev/ptmx (ctr --privileged adds every host device); runc still
+    makes /dev/ptmx the pts/ptmx link, and so does pyrunc."""
+    outs = []
+    for rt, name in ((pyrunc, "p"), (runc, "r")):
+        b = bundle.copy(str(tmp_path / f"bundle-{name}"), f"pctr-ptmx-{os.getpid()}-{name}")
+        b.config["linux"]["devices"] = [{"path": "/dev/ptmx", "type": "c", "major": 5,
+                                         "minor": 2, "fileMode": 0o666, "uid": 0, "gid": 0}]
+        outs.append(run_out(rt, b, "readlink /dev/ptmx"))  # `run` removes its cgroup
+    assert outs == ["pts/ptmx\n", "pts/ptmx\n"]
+
+
 def test_sysctl(pyrunc, runc, bundle, tmp_path):
     def setup(c):
         c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"}

@@ -35,9 +35,7 @@ import pytest  # noqa: E402
 
 import helpers  # noqa: E402
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("containerd")
-                                or not shutil.which("ctr"),
-                                reason="needs root, containerd and ctr")
+needs_root = helpers.needs_root
 
 
 @pytest.fixture(scope="session")

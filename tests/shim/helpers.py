@@ -3,14 +3,23 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tarfile
 import time
 
+import pytest
+
 CGROUP_PARENT = "/pyrunc-shim-test"
 BUSYBOX = "/bin/busybox"
+
+# Here rather than in conftest.py: `from conftest import ...` gets whichever conftest.py pytest
+# loaded last (tests/clients has one too), as none of these directories is a package.
+needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("containerd")
+                                or not shutil.which("ctr"),
+                                reason="needs root, containerd and ctr")
 
 
 def backends():

@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from conftest import needs_root
-from helpers import CGROUP_PARENT, remove_dead_socket, wait_for
+from helpers import CGROUP_PARENT, needs_root, remove_dead_socket, wait_for
 
 pytestmark = needs_root
 _ids = itertools.count()

@@ -3,8 +3,7 @@ import os
 import subprocess
 import time
 
-from conftest import needs_root
-from helpers import wait_for
+from helpers import needs_root, wait_for
 from test_containerd import new_id, remove, run_rootfs, start_sleeper, _cmdline_has
 
 pytestmark = needs_root

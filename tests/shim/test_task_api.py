@@ -4,8 +4,7 @@ import time
 
 import pytest
 
-from conftest import needs_root
-from helpers import CGROUP_PARENT, wait_for
+from helpers import CGROUP_PARENT, needs_root, wait_for
 from pyrunc_shim import ttrpc
 from pyrunc_shim.jsonlite import dumps
 from pyrunc_shim.wire import Package, message_class
