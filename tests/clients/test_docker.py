@@ -1,0 +1,199 @@
+"""dockerd 20.10 (with its own containerd and the runc shim) driving pyrunc, and runc the same
+way for comparison.
+
+One private dockerd per module (data root, exec root, socket, daemon.json, cgroup parent); the
+image comes from `docker load` of a docker-archive. The tests assert what a docker user sees
+(output, exit codes, `docker inspect`, `docker top`, error messages) and, for `docker update`
+and `pause`, the v1 cgroup files the runtime wrote.
+"""
+import json
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from engines import (IMAGE, Docker, Dockerd, cleanup_dir, docker_teardown, make_image,
+                     read_cgroup, run, wait_for)
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
+    pytest.mark.skipif(not (shutil.which("dockerd") and os.path.exists("/usr/bin/docker")),
+                       reason="needs dockerd and the docker 20.10 client"),
+]
+
+TRAPS = ("trap 'echo got TERM; exit 0' TERM; trap 'echo got USR1' USR1; echo ready; "
+         "while :; do sleep 1 & wait $!; done")
+NO_TRAP = "echo ready; while :; do sleep 1; done"
+
+
+@pytest.fixture(scope="module")
+def dockerd():
+    base = tempfile.mkdtemp(prefix="peng-docker-", dir="/tmp")
+    daemon = Dockerd(base)
+    try:
+        daemon.start()
+        r = Docker(daemon, "pyrunc")("load", "-i", make_image(base))
+        assert r.returncode == 0, r
+        yield daemon
+    finally:
+        docker_teardown(daemon)
+        cleanup_dir(base)
+
+
+@pytest.fixture(params=["pyrunc", "runc"])
+def docker(request, dockerd):
+    d = Docker(dockerd, request.param)
+    yield d
+    if d.names:
+        d("rm", "--force", *d.names)
+
+
+def start(docker, script, *opts):
+    name = docker.name()
+    r = docker(*docker.run_args(name, "-d", *opts, IMAGE, "sh", "-c", script))
+    assert r.returncode == 0, r
+    wait_for(lambda: "ready" in docker("logs", name).stdout, what=f"{name} ready")
+    return name, r.stdout.strip()
+
+
+def runtime_state(docker, cid):
+    """The runtime's own view. dockerd 20.10 gives every runtime the shim's root
+    EXEC_ROOT/runtime-runc; the shim adds the containerd namespace, moby."""
+    root = os.path.join(docker.daemon.base, "exec", "runtime-runc", "moby")
+    r = run([docker.binary, "--root", root, "state", cid])
+    return json.loads(r.stdout) if r.returncode == 0 else None
+
+
+def test_run_rm_output_and_exit_code(docker):
+    r = docker(*docker.run_args(docker.name(), "--rm", IMAGE,
+                                "sh", "-c", "echo hello; echo oops >&2; exit 7"))
+    assert (r.returncode, r.stdout) == (7, "hello\n"), r
+    assert "oops" in r.stderr
+
+
+def test_run_tty(docker):
+    r = docker.pty(*docker.run_args(docker.name(), "--rm", "-t", IMAGE,
+                                    "sh", "-c", "tty; exit 4"))
+    assert r.returncode == 4, r
+    assert "/dev/pts/0" in r.stdout, r
+
+
+def test_detached_exec_inspect_and_stop_with_trap(docker):
+    name, cid = start(docker, TRAPS)
+    assert docker.inspect(name, "{{.State.Status}} {{.State.Running}}") == "running true"
+    pid = int(docker.inspect(name, "{{.State.Pid}}"))
+    state = runtime_state(docker, cid)
+    assert (state["status"], state["pid"]) == ("running", pid)
+
+    r = docker("exec", name, "sh", "-c", "echo in $(cat /proc/1/comm); exit 5")
+    assert (r.returncode, r.stdout) == (5, "in sh\n"), r
+    r = docker.pty("exec", "-t", name, "sh", "-c", "tty; exit 6")
+    assert r.returncode == 6, r
+    assert "/dev/pts/" in r.stdout, r
+
+    r = docker("stop", "--time", "60", name)
+    assert r.returncode == 0, r
+    assert r.elapsed < 30, r  # the trap ended it, not the timeout
+    assert docker.inspect(name, "{{.State.Status}} {{.State.ExitCode}}") == "exited 0"
+    assert "got TERM" in docker("logs", name).stdout
+
+
+def test_stop_falls_back_to_kill(docker):
+    name, _ = start(docker, NO_TRAP)
+    r = docker("stop", "--time", "2", name)
+    assert r.returncode == 0, r
+    assert r.elapsed >= 2, r
+    assert docker.inspect(name, "{{.State.Status}} {{.State.ExitCode}}") == "exited 137"
+
+
+def test_kill(docker):
+    name, _ = start(docker, TRAPS)
+    r = docker("kill", "--signal", "USR1", name)
+    assert r.returncode == 0, r
+    wait_for(lambda: "got USR1" in docker("logs", name).stdout, what="USR1 trap")
+    assert docker.inspect(name, "{{.State.Status}}") == "running"
+    r = docker("kill", name)  # SIGKILL by default
+    assert r.returncode == 0, r
+    wait_for(lambda: docker.inspect(name, "{{.State.Status}}") == "exited", what="exit")
+    assert docker.inspect(name, "{{.State.ExitCode}}") == "137"
+
+
+def test_pause_unpause(docker):
+    name, cid = start(docker, TRAPS)
+    cgroup = docker.cgroup(name)
+    r = docker("pause", name)
+    assert r.returncode == 0, r
+    assert docker.inspect(name, "{{.State.Status}} {{.State.Paused}}") == "paused true"
+    assert runtime_state(docker, cid)["status"] == "paused"
+    assert read_cgroup(cgroup, "freezer.state") == "FROZEN"
+    r = docker("unpause", name)
+    assert r.returncode == 0, r
+    assert docker.inspect(name, "{{.State.Status}} {{.State.Paused}}") == "running false"
+    assert read_cgroup(cgroup, "freezer.state") == "THAWED"
+    r = docker("exec", name, "echo", "alive")
+    assert (r.returncode, r.stdout) == (0, "alive\n"), r
+
+
+def test_top(docker):
+    # `docker top` asks the shim for the container's pids (`RUNTIME ps --format json`).
+    name, _ = start(docker, NO_TRAP)
+    pid = docker.inspect(name, "{{.State.Pid}}")
+    r = docker("top", name, "-o", "pid,args")
+    assert r.returncode == 0, r
+    rows = [line.split(None, 1) for line in r.stdout.splitlines()[1:]]
+    assert [pid, f"sh -c {NO_TRAP}"] in rows, r
+    assert any(args.startswith("sleep") for _, args in rows), r
+
+
+def test_update_resources(docker):
+    name, _ = start(docker, NO_TRAP)
+    cgroup = docker.cgroup(name)
+    assert read_cgroup(cgroup, "pids.max") == "max"
+    # --memory-swap too: dockerd refuses a memory limit above the (unlimited) swap limit.
+    r = docker("update", "--memory", "64m", "--memory-swap", "128m", "--cpus", "0.5",
+               "--pids-limit", "50", name)
+    assert r.returncode == 0, r
+    assert read_cgroup(cgroup, "memory.limit_in_bytes") == str(64 << 20)
+    assert read_cgroup(cgroup, "memory.memsw.limit_in_bytes") == str(128 << 20)
+    assert read_cgroup(cgroup, "cpu.cfs_period_us") == "100000"
+    assert read_cgroup(cgroup, "cpu.cfs_quota_us") == "50000"
+    assert read_cgroup(cgroup, "pids.max") == "50"
+    # A second update changes only what it names.
+    r = docker("update", "--pids-limit", "80", name)
+    assert r.returncode == 0, r
+    assert read_cgroup(cgroup, "pids.max") == "80"
+    assert read_cgroup(cgroup, "memory.limit_in_bytes") == str(64 << 20)
+    assert read_cgroup(cgroup, "cpu.cfs_quota_us") == "50000"
+    assert docker.inspect(name, "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} "
+                                "{{.HostConfig.PidsLimit}}") == f"{64 << 20} 500000000 80"
+
+
+def test_rm_force(docker):
+    name, cid = start(docker, NO_TRAP)
+    r = docker("rm", "--force", name)
+    assert r.returncode == 0, r
+    r = docker("inspect", name)
+    assert r.returncode == 1 and "No such object" in r.stderr, r
+    assert runtime_state(docker, cid) is None
+
+
+def test_error_names_missing_command(docker):
+    r = docker(*docker.run_args(docker.name(), "--rm", IMAGE, "/nonexistent/cmd"))
+    # containerd's shim reports the runtime's last JSON error line; dockerd maps "not found"
+    # to 127.
+    assert r.returncode == 127, r
+    assert f"OCI runtime create failed: {os.path.basename(docker.binary)} create failed: " \
+        in r.stderr, r
+    assert '"/nonexistent/cmd"' in r.stderr and "no such file or directory" in r.stderr, r
+
+
+def test_error_rlimit_above_hard_limit(docker):
+    r = docker(*docker.run_args(docker.name(), "--rm", "--ulimit", "nofile=30000:30000",
+                                IMAGE, "true"))
+    # dockerd exits 125 here (127/126 only for "not found"/"permission denied" texts).
+    assert r.returncode == 125, r
+    assert f"OCI runtime create failed: {os.path.basename(docker.binary)} create failed: " \
+        in r.stderr, r
+    assert "rlimit" in r.stderr.lower() and "operation not permitted" in r.stderr, r
