@@ -350,3 +350,48 @@ def docker_teardown(daemon):
 def cleanup_dir(base):
     assert not leftover_mounts(base), leftover_mounts(base)
     shutil.rmtree(base, ignore_errors=True)
+
+
+# --- the same container under both runtimes ---------------------------------------------
+
+def same_output(runc_out, pyrunc_out):
+    """Assert equal outputs; the message is a diff (pytest truncates long reprs)."""
+    import difflib
+    diff = "\n".join(difflib.unified_diff(runc_out.splitlines(), pyrunc_out.splitlines(),
+                                          "runc", "pyrunc", lineterm=""))
+    assert not diff, "\n" + diff
+
+
+# runc 1.1 chmods a tmpfs to the mode of the directory it is mounted on (/run is 0755 in the
+# image), so user 1000 cannot write to it although the client asked for mode=1777; pyrunc
+# keeps mode=1777 (a difference the README lists).
+RUNC_TMPFS_DENIED = "sh: can't create /run/probe: Permission denied"
+PYRUNC_TMPFS_OK = "tmpfs writable"
+
+
+def same_probe(runc_out, pyrunc_out):
+    """PROBE's output under runc and pyrunc: equal but for the tmpfs mode difference."""
+    assert "/probe: Read-only file system" in runc_out, runc_out
+    assert RUNC_TMPFS_DENIED in runc_out.splitlines(), runc_out
+    assert PYRUNC_TMPFS_OK in pyrunc_out.splitlines(), pyrunc_out
+    same_output(runc_out.replace(RUNC_TMPFS_DENIED + "\n", ""),
+                pyrunc_out.replace(PYRUNC_TMPFS_OK + "\n", ""))
+
+# Facts a user could check from inside a container; the output must not depend on the runtime.
+PROBE = r"""
+echo "host=$(hostname) user=$(id) cwd=$(pwd) foo=$FOO umask=$(umask)"
+grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status
+echo "nofile=$(ulimit -n)/$(ulimit -Hn) nproc=$(ulimit -u)"
+touch /probe 2>&1
+echo data > /run/probe && echo "tmpfs writable"
+mount | grep -E ' on (/|/run|/data|/dev|/dev/shm|/dev/pts|/dev/mqueue|/proc|/sys) ' \
+  | sed -E 's/^[^ ]+ on //' | sort
+mount | grep -E ' on /sys/fs/cgroup/(memory|pids|cpu,cpuacct) ' | sed -E 's/^[^ ]+ on //' | sort
+for f in memory/memory.limit_in_bytes pids/pids.max cpu/cpu.shares; do
+  echo "$f=$(cat /sys/fs/cgroup/$f 2>&1)"; done
+echo "dev: $(ls /dev | tr '\n' ' ')"
+ls -l /proc/kcore /proc/timer_list /proc/sched_debug | sed -E "s/ +/ /g" | cut -d" " -f1,5-6,10
+echo "acpi: $(ls /proc/acpi 2>&1 | tr '\n' ' ')"
+cat /data/hello 2>&1; touch /data/x 2>&1
+echo "ip_forward=$(cat /proc/sys/net/ipv4/ip_forward) lo=$(cat /sys/class/net/lo/operstate)"
+"""

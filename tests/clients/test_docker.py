@@ -13,8 +13,8 @@ import tempfile
 
 import pytest
 
-from engines import (IMAGE, Docker, Dockerd, cleanup_dir, docker_teardown, make_image,
-                     read_cgroup, run, wait_for)
+from engines import (IMAGE, PROBE, Docker, Dockerd, cleanup_dir, docker_teardown, make_image,
+                     read_cgroup, run, same_probe, wait_for)
 
 pytestmark = [
     pytest.mark.root,
@@ -197,3 +197,26 @@ def test_error_rlimit_above_hard_limit(docker):
     assert f"OCI runtime create failed: {os.path.basename(docker.binary)} create failed: " \
         in r.stderr, r
     assert "rlimit" in r.stderr.lower() and "operation not permitted" in r.stderr, r
+
+
+def test_config_surface_same_as_runc(dockerd, tmp_path):
+    """One container with many options under each runtime: the same facts inside."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "hello").write_text("hello from the host\n")
+    out = {}
+    for rt in ("runc", "pyrunc"):
+        d = Docker(dockerd, rt)
+        try:
+            r = d(*d.run_args(
+                d.name(), "--rm", "--hostname", "peng-host", "--user", "1000:1000",
+                "--workdir", "/tmp", "--env", "FOO=bar", "--read-only",
+                "--tmpfs", "/run:size=1m,mode=1777", "--cap-drop", "NET_RAW",
+                "--cap-add", "SYS_TIME", "--security-opt", "no-new-privileges",
+                "--memory", "32m", "--pids-limit", "20", "--cpu-shares", "256",
+                "--sysctl", "net.ipv4.ip_forward=1", "--ulimit", "nofile=1000:2000",
+                "--shm-size", "8m", "-v", f"{data}:/data:ro", IMAGE, "sh", "-c", PROBE))
+        finally:
+            d("rm", "--force", *d.names)
+        out[rt] = r.stdout + r.stderr
+    same_probe(out["runc"], out["pyrunc"])

@@ -11,8 +11,8 @@ import tempfile
 
 import pytest
 
-from engines import (IMAGE, PODMAN_NAMES, Podman, cleanup_dir, podman_store, podman_teardown,
-                     read_cgroup, wait_for)
+from engines import (IMAGE, PODMAN_NAMES, PROBE, Podman, cleanup_dir, podman_store, podman_teardown,
+                     read_cgroup, same_probe, wait_for)
 
 pytestmark = [
     pytest.mark.root,
@@ -149,3 +149,55 @@ def test_error_rlimit_above_hard_limit(podman):
     assert r.returncode == 126, r
     assert f"Error: {PODMAN_NAMES[podman.runtime]}: " in r.stderr, r
     assert "rlimit" in r.stderr.lower() and "operation not permitted" in r.stderr, r
+
+
+def test_config_surface_same_as_runc(podman_base, tmp_path):
+    """One container with many options under each runtime: the same facts inside."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "hello").write_text("hello from the host\n")
+    out = {}
+    for rt in ("runc", "pyrunc"):
+        p = Podman(podman_base, rt)
+        try:
+            r = p(*p.run_args(
+                p.name(), "--rm", "--hostname", "peng-host", "--user", "1000:1000",
+                "--workdir", "/tmp", "--env", "FOO=bar", "--read-only",
+                "--read-only-tmpfs=false", "--tmpfs", "/run:size=1m,mode=1777",
+                "--cap-drop", "NET_RAW", "--cap-add", "SYS_TIME",
+                "--security-opt", "no-new-privileges", "--memory", "32m", "--pids-limit", "20",
+                "--cpu-shares", "256", "--sysctl", "net.ipv4.ip_forward=1",
+                "--ulimit", "nofile=1000:2000", "--ulimit", "nproc=500:600", "--shm-size", "8m",
+                "-v", f"{data}:/data:ro",
+                IMAGE, "sh", "-c", PROBE))
+        finally:
+            p("rm", "--force", "--ignore", *p.names)
+        out[rt] = r.stdout + r.stderr
+    same_probe(out["runc"], out["pyrunc"])
+
+
+def test_tmpfs_copyup(podman):
+    # podman adds "tmpcopyup" to every --tmpfs and to the tmpfs mounts of --read-only
+    # (/run, /tmp, /var/tmp): the tmpfs starts with a copy of what the image has there.
+    r = podman(*podman.run_args(
+        podman.name(), "--rm", "--read-only", "--tmpfs", "/etc", IMAGE, "sh", "-c",
+        "grep ^root: /etc/passwd && ls -ld /etc/passwd | cut -c1-10 && echo x > /etc/new "
+        "&& echo x > /tmp/new && echo writable && mount | grep -c ' /etc type tmpfs'"))
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == ["root:x:0:0:root:/root:/bin/sh", "-rw-r--r--",
+                                     "writable", "1"], r
+
+
+def test_update_resources(podman):
+    # podman sends the container's whole linux.resources to `RUNTIME update --resources FILE`.
+    name, cid = start(podman, NO_TRAP)
+    cgroup = f"{podman.cgroup_parent}/libpod-{cid}"
+    r = podman("update", "--memory", "64m", "--memory-swap", "128m", "--cpus", "0.5",
+               "--cpu-shares", "512", name)
+    assert r.returncode == 0, r
+    assert read_cgroup(cgroup, "memory.limit_in_bytes") == str(64 << 20)
+    assert read_cgroup(cgroup, "memory.memsw.limit_in_bytes") == str(128 << 20)
+    assert read_cgroup(cgroup, "cpu.cfs_quota_us") == "50000"
+    assert read_cgroup(cgroup, "cpu.cfs_period_us") == "100000"
+    assert read_cgroup(cgroup, "cpu.shares") == "512"
+    # (podman 4.3's inspect still shows the old HostConfig after an update, with either runtime.)
