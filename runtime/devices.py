@@ -74,6 +74,13 @@ def create_links(rootfd):
             links.append(("/proc/kcore", "/dev/core"))
         for target, link in links:
             name = link[len("/dev/"):]
+            if name == "ptmx":
+                # As runc: /dev/ptmx is always the link to the container's devpts, even when
+                # linux.devices lists a ptmx node (podman --privileged passes the host's).
+                try:
+                    os.unlink(name, dir_fd=dfd)
+                except FileNotFoundError:
+                    pass
             try:
                 os.symlink(target, name, dir_fd=dfd)
             except FileExistsError:

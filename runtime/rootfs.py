@@ -181,6 +181,10 @@ def _mount_cgroup(rootfd, m, plan):
         os.close(tfd)
     ro = m.flags & C.MS_RDONLY
     for key, path in sorted((cg.get("paths") or {}).items()):
+        if key == "unified":
+            # A hybrid host's cgroup2 mount is joined (hugetlb lives there) but, as with
+            # runc 1.1, not shown in the container: only the v1 hierarchies are.
+            continue
         name = key[len("name="):] if key.startswith("name=") else key
         sub = f"{dest.rstrip('/')}/{name}"
         sfd = pathsafe.make_target(rootfd, sub, True)
