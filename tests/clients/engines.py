@@ -395,3 +395,21 @@ echo "acpi: $(ls /proc/acpi 2>&1 | tr '\n' ' ')"
 cat /data/hello 2>&1; touch /data/x 2>&1
 echo "ip_forward=$(cat /proc/sys/net/ipv4/ip_forward) lo=$(cat /sys/class/net/lo/operstate)"
 """
+
+
+# Run with -t --privileged: every capability of the bounding set, the devpts link for /dev/ptmx
+# (podman passes the host's ptmx node in linux.devices) and only the v1 hierarchies under
+# /sys/fs/cgroup, as runc 1.1 shows them.
+PRIVILEGED_PROBE = ("ls -l /dev/ptmx | sed 's/.* -> /ptmx -> /'; tty; grep CapEff /proc/self/status;"
+                    " echo cgroups: $(ls /sys/fs/cgroup)")
+
+
+def check_privileged(out):
+    with open("/proc/self/status") as f:
+        bnd = next(line.split()[1] for line in f if line.startswith("CapBnd:"))
+    lines = [line.strip() for line in out.splitlines()]
+    assert "ptmx -> pts/ptmx" in lines, out
+    assert "/dev/pts/0" in lines, out
+    assert f"CapEff:\t{bnd}".replace("\t", " ") in [x.replace("\t", " ") for x in lines], out
+    assert ("cgroups: blkio cpu cpuacct cpuset devices freezer memory pids systemd"
+            in lines), out

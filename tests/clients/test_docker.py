@@ -13,8 +13,9 @@ import tempfile
 
 import pytest
 
-from engines import (IMAGE, PROBE, Docker, Dockerd, cleanup_dir, docker_teardown, make_image,
-                     read_cgroup, run, same_probe, wait_for)
+from engines import (IMAGE, PRIVILEGED_PROBE, PROBE, Docker, Dockerd, check_privileged,
+                     cleanup_dir, docker_teardown, make_image, read_cgroup, run, same_probe,
+                     wait_for)
 
 pytestmark = [
     pytest.mark.root,
@@ -220,3 +221,34 @@ def test_config_surface_same_as_runc(dockerd, tmp_path):
             d("rm", "--force", *d.names)
         out[rt] = r.stdout + r.stderr
     same_probe(out["runc"], out["pyrunc"])
+
+
+def _host_lacks_sys_resource():
+    with open("/proc/self/status") as f:
+        bnd = int(next(line.split()[1] for line in f if line.startswith("CapBnd:")), 16)
+    return not bnd & (1 << 24)
+
+
+@pytest.mark.skipif(_host_lacks_sys_resource(), reason="docker --privileged asks for "
+                    "CAP_SYS_RESOURCE, which this host's bounding set lacks")
+def test_privileged_tty(docker):
+    r = docker.pty(*docker.run_args(docker.name(), "--rm", "-t", "--privileged", IMAGE,
+                                    "sh", "-c", PRIVILEGED_PROBE))
+    assert r.returncode == 0, r
+    check_privileged(r.stdout)
+
+
+@pytest.mark.skipif(not _host_lacks_sys_resource(), reason="needs a host without "
+                    "CAP_SYS_RESOURCE")
+def test_privileged_error_names_missing_capability(docker):
+    # docker --privileged asks for every capability it knows (--cap-drop is ignored with it),
+    # CAP_SYS_RESOURCE too, which this machine withholds: neither runtime can start it.
+    r = docker(*docker.run_args(docker.name(), "--rm", "--privileged", IMAGE, "true"))
+    assert r.returncode == 125, r
+    if docker.runtime == "runc":
+        assert "unable to apply caps: operation not permitted" in r.stderr, r
+    else:
+        # pyrunc names the capability and the config field (runc: a bare EPERM).
+        assert ("pyrunc create failed: config.json /process/capabilities/permitted: "
+                "CAP_SYS_RESOURCE not in the runtime's own bounding set: capset: "
+                "Operation not permitted") in r.stderr, r

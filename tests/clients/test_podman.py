@@ -11,8 +11,9 @@ import tempfile
 
 import pytest
 
-from engines import (IMAGE, PODMAN_NAMES, PROBE, Podman, cleanup_dir, podman_store, podman_teardown,
-                     read_cgroup, same_probe, wait_for)
+from engines import (IMAGE, PODMAN_NAMES, PRIVILEGED_PROBE, PROBE, Podman, check_privileged,
+                     cleanup_dir, podman_store, podman_teardown, read_cgroup, same_probe,
+                     wait_for)
 
 pytestmark = [
     pytest.mark.root,
@@ -201,3 +202,10 @@ def test_update_resources(podman):
     assert read_cgroup(cgroup, "cpu.cfs_period_us") == "100000"
     assert read_cgroup(cgroup, "cpu.shares") == "512"
     # (podman 4.3's inspect still shows the old HostConfig after an update, with either runtime.)
+
+
+def test_privileged_tty(podman):
+    r = podman.pty(*podman.run_args(podman.name(), "--rm", "-t", "--privileged", IMAGE,
+                                    "sh", "-c", PRIVILEGED_PROBE))
+    assert r.returncode == 0, r
+    check_privileged(r.stdout)
