@@ -252,3 +252,73 @@ def test_privileged_error_names_missing_capability(docker):
         assert ("pyrunc create failed: config.json /process/capabilities/permitted: "
                 "CAP_SYS_RESOURCE not in the runtime's own bounding set: capset: "
                 "Operation not permitted") in r.stderr, r
+
+
+def test_exec_options_and_errors(docker):
+    name, _ = start(docker, NO_TRAP)
+    r = docker("exec", "--user", "1000:1000", "--workdir", "/tmp", "--env", "X=1", name,
+               "sh", "-c", "id; pwd; echo $X")
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == ["uid=1000(user) gid=1000(user) groups=1000(user)", "/tmp",
+                                     "1"], r
+    r = docker("exec", "--interactive", name, "sh", "-c", "cat; exit 3", input="piped\n")
+    assert (r.returncode, r.stdout) == (3, "piped\n"), r
+    r = docker("exec", name, "sh", "-c", "kill -9 $$")
+    assert r.returncode == 137, r
+    r = docker("exec", "--detach", name, "sh", "-c", "echo detached > /tmp/d")
+    assert r.returncode == 0, r
+    wait_for(lambda: docker("exec", name, "cat", "/tmp/d").stdout == "detached\n",
+             what="detached exec")
+    r = docker("exec", name, "/nonexistent")
+    assert r.returncode == 126, r
+    # (the docker 20.10 client prints this error on stdout)
+    assert "OCI runtime exec failed: " in r.stdout, r
+    assert 'exec: "/nonexistent": stat /nonexistent: no such file or directory' in r.stdout, r
+
+
+def test_run_stdin_pipe(docker):
+    r = docker(*docker.run_args(docker.name(), "--rm", "--interactive", IMAGE,
+                                "sh", "-c", "tr a-z A-Z; exit 2"), input="hello\n")
+    assert (r.returncode, r.stdout) == (2, "HELLO\n"), r
+
+
+def test_join_other_containers_namespaces(docker):
+    a, _ = start(docker, NO_TRAP)
+    b = docker.name()
+    r = docker("run", "--name", b, "--runtime", docker.runtime_name, "--rm",
+               "--pid", f"container:{a}", "--network", f"container:{a}", "--uts",
+               "host", IMAGE, "sh", "-c", "readlink /proc/self/ns/pid /proc/self/ns/net; "
+               "cat /proc/1/comm")
+    assert r.returncode == 0, r
+    theirs = docker("exec", a, "readlink", "/proc/self/ns/pid", "/proc/self/ns/net")
+    assert r.stdout.splitlines() == theirs.stdout.splitlines() + ["sh"], (r, theirs)
+
+
+def test_restart_and_paused_containers(docker):
+    name, _ = start(docker, NO_TRAP)
+    r = docker("restart", "--time", "1", name)
+    assert r.returncode == 0, r
+    assert docker.inspect(name, "{{.State.Status}}") == "running"
+    assert docker("pause", name).returncode == 0
+    r = docker("kill", name)  # SIGKILL to a frozen container: the runtime thaws it
+    assert r.returncode == 0, r
+    wait_for(lambda: docker.inspect(name, "{{.State.Status}}") == "exited", what="exit")
+    assert docker.inspect(name, "{{.State.ExitCode}}") == "137"
+    assert docker("start", name).returncode == 0
+    assert docker("pause", name).returncode == 0
+    r = docker("rm", "--force", name)
+    assert r.returncode == 0, r
+    assert docker("inspect", name).returncode == 1
+
+
+def test_init_and_healthcheck(docker):
+    # --init: docker-init (tini) is bind-mounted and becomes PID 1; the health check runs
+    # through the runtime's exec every second.
+    name = docker.name()
+    r = docker(*docker.run_args(name, "-d", "--init", "--health-cmd", "test -e /proc/1",
+                                "--health-interval", "1s", IMAGE, "sleep", "60"))
+    assert r.returncode == 0, r
+    wait_for(lambda: docker.inspect(name, "{{.State.Health.Status}}") == "healthy",
+             what="healthy")
+    r = docker("exec", name, "cat", "/proc/1/cmdline")
+    assert r.stdout.split("\0")[:4] == ["/sbin/docker-init", "--", "sleep", "60"], r

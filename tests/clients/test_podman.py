@@ -209,3 +209,68 @@ def test_privileged_tty(podman):
                                     "sh", "-c", PRIVILEGED_PROBE))
     assert r.returncode == 0, r
     check_privileged(r.stdout)
+
+
+def test_exec_options_and_errors(podman):
+    name, _ = start(podman, NO_TRAP)
+    r = podman("exec", "--user", "1000:1000", "--workdir", "/tmp", "--env", "X=1", name,
+               "sh", "-c", "id; pwd; echo $X")
+    assert r.returncode == 0, r
+    # (podman's exec passes no additionalGids for a numeric --user, docker's does)
+    assert r.stdout.splitlines() == ["uid=1000(user) gid=1000(user)", "/tmp", "1"], r
+    r = podman("exec", "--interactive", name, "sh", "-c", "cat; exit 3", input="piped\n")
+    assert (r.returncode, r.stdout) == (3, "piped\n"), r
+    r = podman("exec", name, "sh", "-c", "kill -9 $$")
+    assert r.returncode == 137, r
+    r = podman("exec", "--detach", name, "sh", "-c", "echo detached > /tmp/d")
+    assert r.returncode == 0, r
+    wait_for(lambda: podman("exec", name, "cat", "/tmp/d").stdout == "detached\n",
+             what="detached exec")
+    r = podman("exec", name, "/nonexistent")
+    # conmon passes on the runtime's error; podman maps "not found" to 127.
+    assert r.returncode == 127, r
+    assert f"Error: {PODMAN_NAMES[podman.runtime]}: " in r.stderr, r
+    assert 'exec: "/nonexistent": stat /nonexistent: no such file or directory' in r.stderr, r
+
+
+def test_run_stdin_pipe(podman):
+    r = podman(*podman.run_args(podman.name(), "--rm", "--interactive", IMAGE,
+                                "sh", "-c", "tr a-z A-Z; exit 2"), input="hello\n")
+    assert (r.returncode, r.stdout) == (2, "HELLO\n"), r
+
+
+def test_join_other_containers_namespaces(podman):
+    a, _ = start(podman, NO_TRAP)
+    r = podman(*podman.run_args(podman.name(), "--rm", "--pid", f"container:{a}",
+                                "--ipc", f"container:{a}", "--uts", f"container:{a}", IMAGE,
+                                "sh", "-c", "readlink /proc/self/ns/pid /proc/self/ns/ipc "
+                                "/proc/self/ns/uts; cat /proc/1/comm"))
+    assert r.returncode == 0, r
+    theirs = podman("exec", a, "readlink", "/proc/self/ns/pid", "/proc/self/ns/ipc",
+                    "/proc/self/ns/uts")
+    assert r.stdout.splitlines() == theirs.stdout.splitlines() + ["sh"], (r, theirs)
+
+
+def test_restart_and_paused_containers(podman):
+    name, _ = start(podman, NO_TRAP)
+    r = podman("restart", "--time", "1", name)
+    assert r.returncode == 0, r
+    assert podman.inspect(name, "{{.State.Status}}") == "running"
+    assert podman("pause", name).returncode == 0
+    r = podman("kill", name)  # SIGKILL to a frozen container: the runtime thaws it
+    assert r.returncode == 0, r
+    wait_for(lambda: podman.inspect(name, "{{.State.Status}}") == "exited", what="exit")
+    assert podman.inspect(name, "{{.State.ExitCode}}") == "137"
+    assert podman("start", name).returncode == 0
+    assert podman("pause", name).returncode == 0
+    r = podman("rm", "--force", name)
+    assert r.returncode == 0, r
+    assert podman("container", "exists", name).returncode == 1
+
+
+def test_init(podman):
+    # --init: catatonit is bind-mounted as /run/podman-init and becomes PID 1.
+    r = podman(*podman.run_args(podman.name(), "--rm", "--init", IMAGE,
+                                "sh", "-c", "cat /proc/1/cmdline"))
+    assert r.returncode == 0, r
+    assert r.stdout.split("\0")[:3] == ["/run/podman-init", "--", "sh"], r
