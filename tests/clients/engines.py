@@ -400,8 +400,8 @@ echo "ip_forward=$(cat /proc/sys/net/ipv4/ip_forward) lo=$(cat /sys/class/net/lo
 # Run with -t --privileged: every capability of the bounding set, the devpts link for /dev/ptmx
 # (podman passes the host's ptmx node in linux.devices) and only the v1 hierarchies under
 # /sys/fs/cgroup, as runc 1.1 shows them.
-PRIVILEGED_PROBE = ("ls -l /dev/ptmx | sed 's/.* -> /ptmx -> /'; tty; grep CapEff /proc/self/status;"
-                    " echo cgroups: $(ls /sys/fs/cgroup)")
+PRIVILEGED_PROBE = ("ls -l /dev/ptmx | sed 's/.* -> /ptmx -> /'; tty; "
+                    "grep CapEff /proc/self/status; echo cgroups: $(ls /sys/fs/cgroup)")
 
 
 def check_privileged(out):

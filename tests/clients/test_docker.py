@@ -14,8 +14,8 @@ import tempfile
 import pytest
 
 from engines import (IMAGE, PRIVILEGED_PROBE, PROBE, Docker, Dockerd, check_privileged,
-                     cleanup_dir, docker_teardown, make_image, read_cgroup, run, same_probe,
-                     wait_for)
+                     cleanup_dir, docker_teardown, make_image, read_cgroup, run, same_output,
+                     same_probe, wait_for)
 
 pytestmark = [
     pytest.mark.root,
@@ -322,3 +322,57 @@ def test_init_and_healthcheck(docker):
              what="healthy")
     r = docker("exec", name, "cat", "/proc/1/cmdline")
     assert r.stdout.split("\0")[:4] == ["/sbin/docker-init", "--", "sleep", "60"], r
+
+
+CGROUP_FILES = (
+    "memory.limit_in_bytes", "memory.soft_limit_in_bytes", "memory.memsw.limit_in_bytes",
+    "memory.swappiness", "cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us", "cpuset.cpus",
+    "cpuset.mems", "blkio.throttle.read_bps_device", "pids.max", "devices.list",
+)
+
+
+def _cgroup_facts(docker, name):
+    cgroup = docker.cgroup(name)
+    out = []
+    for f in CGROUP_FILES:
+        value = read_cgroup(cgroup, f).splitlines()
+        if f == "devices.list":  # a set; the kernel keeps the order rules were written in
+            value = sorted(value)
+        out.append(f"{f}: {' | '.join(value)}")
+    return "\n".join(out) + "\n"
+
+
+def _root_disk():
+    """/dev/NAME of the disk holding / (blkio throttling needs a whole disk)."""
+    st = os.stat("/")
+    sys_dev = os.path.realpath(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}")
+    if os.path.exists(os.path.join(sys_dev, "partition")):
+        sys_dev = os.path.dirname(sys_dev)
+    return "/dev/" + os.path.basename(sys_dev)
+
+
+def test_run_and_update_resources_same_as_runc(dockerd):
+    """Resources given to `docker run` and changed by `docker update`: the same cgroup files
+    under both runtimes."""
+    out = {}
+    for rt in ("runc", "pyrunc"):
+        d = Docker(dockerd, rt)
+        name = d.name()
+        try:
+            r = d(*d.run_args(name, "-d", "--memory", "100m", "--memory-reservation", "50m",
+                              "--memory-swappiness", "10", "--cpu-shares", "300",
+                              "--cpuset-cpus", "0", "--cpu-quota", "20000", "--cpu-period",
+                              "50000", "--device-read-bps", f"{_root_disk()}:1mb", "--pids-limit",
+                              "33", "--device", "/dev/fuse", "--device-cgroup-rule",
+                              "c 42:* rmw", IMAGE, "sleep", "100"))
+            assert r.returncode == 0, r
+            out[rt] = _cgroup_facts(d, name)
+            r = d("update", "--memory", "200m", "--memory-swap", "300m",
+                  "--memory-reservation", "60m", "--cpu-shares", "400", "--cpuset-cpus",
+                  "0-1", "--cpu-quota", "30000", "--pids-limit", "44", name)
+            assert r.returncode == 0, r
+            out[rt] += _cgroup_facts(d, name)
+        finally:
+            d("rm", "--force", *d.names)
+    assert "memory.soft_limit_in_bytes: 62914560" in out["runc"].splitlines()
+    same_output(out["runc"], out["pyrunc"])
