@@ -58,8 +58,10 @@ def run(argv, env=None, timeout=120, input=None):
                       err.read().decode(errors="replace"), time.monotonic() - start)
 
 
-def run_in_pty(argv, env=None, timeout=120):
-    """Run argv with a pty as its stdin/stdout/stderr (what a user's terminal gives it)."""
+def run_in_pty(argv, env=None, timeout=120, script=()):
+    """Run argv with a pty as its stdin/stdout/stderr (what a user's terminal gives it).
+    `script`: (expected, keys) pairs; type `keys` once the output shows `expected`."""
+    script = list(script)
     master, slave = pty.openpty()
     start = time.monotonic()
     p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
@@ -80,6 +82,8 @@ def run_in_pty(argv, env=None, timeout=120):
             if not data:
                 break
             chunks.append(data)
+            while script and script[0][0].encode() in b"".join(chunks):
+                os.write(master, script.pop(0)[1].encode())
         rc = p.wait(timeout=max(1, timeout - (time.monotonic() - start)))
     finally:
         if p.poll() is None:
@@ -201,8 +205,8 @@ class Podman:
     def __call__(self, *args, timeout=120, input=None):
         return run(self.cmd(*args), env=self.env, timeout=timeout, input=input)
 
-    def pty(self, *args, timeout=120):
-        return run_in_pty(self.cmd(*args), env=self.env, timeout=timeout)
+    def pty(self, *args, timeout=120, script=()):
+        return run_in_pty(self.cmd(*args), env=self.env, timeout=timeout, script=script)
 
     def name(self):
         self.names.append(f"{PREFIX}-{self.runtime}-{os.getpid()}-{next(_counter)}")
@@ -236,6 +240,7 @@ def podman_store(base):
 
 def podman_teardown(base):
     p = Podman(base, "pyrunc")
+    p("pod", "rm", "--all", "--force", timeout=300)
     p("rm", "--all", "--force", "--time", "0", timeout=300)
     p("rmi", "--all", "--force", timeout=300)
     unmount_below(base)
@@ -319,8 +324,8 @@ class Docker:
     def __call__(self, *args, timeout=120, input=None):
         return run(self.cmd(*args), timeout=timeout, input=input)
 
-    def pty(self, *args, timeout=120):
-        return run_in_pty(self.cmd(*args), timeout=timeout)
+    def pty(self, *args, timeout=120, script=()):
+        return run_in_pty(self.cmd(*args), timeout=timeout, script=script)
 
     def name(self):
         self.names.append(f"{PREFIX}-{self.runtime}-{os.getpid()}-{next(_counter)}")

@@ -376,3 +376,11 @@ def test_run_and_update_resources_same_as_runc(dockerd):
             d("rm", "--force", *d.names)
     assert "memory.soft_limit_in_bytes: 62914560" in out["runc"].splitlines()
     same_output(out["runc"], out["pyrunc"])
+
+
+def test_interactive_tty(docker):
+    # -it: keys typed on the user's terminal reach the shell through the container's pty.
+    r = docker.pty(*docker.run_args(docker.name(), "--rm", "-it", IMAGE, "sh"),
+                    script=[("# ", "echo $((6*7)) $(tty)\r"), ("42 /dev/pts/0", "exit 3\r")])
+    assert r.returncode == 3, r
+    assert "42 /dev/pts/0" in r.stdout, r

@@ -274,3 +274,37 @@ def test_init(podman):
                                 "sh", "-c", "cat /proc/1/cmdline"))
     assert r.returncode == 0, r
     assert r.stdout.split("\0")[:3] == ["/run/podman-init", "--", "sh"], r
+
+
+def test_interactive_tty(podman):
+    # -it: keys typed on the user's terminal reach the shell through the container's pty.
+    r = podman.pty(*podman.run_args(podman.name(), "--rm", "-it", IMAGE, "sh"),
+                    script=[("# ", "echo $((6*7)) $(tty)\r"), ("42 /dev/pts/0", "exit 3\r")])
+    assert r.returncode == 3, r
+    assert "42 /dev/pts/0" in r.stdout, r
+
+
+def test_pod(podman):
+    # A pod: an infra container (podman builds its pause image locally) whose ipc, uts and
+    # net namespaces the pod's containers join by path.
+    pod = podman.name()
+    r = podman("pod", "create", "--name", pod, "--cgroup-parent", podman.cgroup_parent,
+               "--network", "none")
+    assert r.returncode == 0, r
+    try:
+        r = podman(*podman.run_args(podman.name(), "-d", "--pod", pod, IMAGE, "sh", "-c",
+                                    "echo shared > /dev/shm/x; echo ready; sleep 100"))
+        assert r.returncode == 0, r
+        wait_for(lambda: "ready" in podman("logs", podman.names[-1]).stdout, what="ready")
+        r = podman(*podman.run_args(podman.name(), "--rm", "--pod", pod, IMAGE, "sh", "-c",
+                                    "hostname; cat /dev/shm/x"))
+        assert (r.returncode, r.stdout) == (0, f"{pod}\nshared\n"), r
+        assert podman("pod", "inspect", "--format", "{{.State}}", pod).stdout.strip() \
+            == "Running"
+        r = podman("pod", "stop", "--time", "1", pod)
+        assert r.returncode == 0, r
+        assert podman("pod", "inspect", "--format", "{{.State}}", pod).stdout.strip() \
+            == "Exited"
+    finally:
+        r = podman("pod", "rm", "--force", pod)
+    assert r.returncode == 0, r
