@@ -276,8 +276,11 @@ class Dockerd:
         self.pidfile = os.path.join(base, "docker.pid")
         self.cgroup_parent = f"/{PREFIX}-docker-{os.getpid()}"
         self.conf = os.path.join(base, "daemon.json")
+        conf = daemon_json(self.cgroup_parent)
+        # Test-only: the trust key would otherwise go to /etc/docker/key.json.
+        conf["deprecated-key-path"] = os.path.join(base, "key.json")
         with open(self.conf, "w") as f:
-            json.dump(daemon_json(self.cgroup_parent), f, indent=2)
+            json.dump(conf, f, indent=2)
         self.proc = None
 
     def start(self):
