@@ -384,3 +384,14 @@ def test_interactive_tty(docker):
                     script=[("# ", "echo $((6*7)) $(tty)\r"), ("42 /dev/pts/0", "exit 3\r")])
     assert r.returncode == 3, r
     assert "42 /dev/pts/0" in r.stdout, r
+
+
+def test_own_session_and_process_group(docker):
+    # The container's init and every exec'd process lead a session and process group of
+    # their own, terminal or not (runc's nsexec calls setsid()).
+    name, _ = start(docker, NO_TRAP)
+    r = docker("exec", name, "cut", "-d", " ", "-f", "1,5,6", "/proc/1/stat")
+    assert (r.returncode, r.stdout) == (0, "1 1 1\n"), r
+    r = docker("exec", name, "sh", "-c", "echo $$ $(cut -d ' ' -f 5,6 /proc/self/stat)")
+    pid, pgid, sid = r.stdout.split()
+    assert pid == pgid == sid, r

@@ -308,3 +308,24 @@ def test_pod(podman):
     finally:
         r = podman("pod", "rm", "--force", pod)
     assert r.returncode == 0, r
+
+
+def test_own_session_and_process_group(podman):
+    # The container's init and every exec'd process lead a session and process group of
+    # their own, terminal or not (runc's nsexec calls setsid()).
+    name, _ = start(podman, NO_TRAP)
+    r = podman("exec", name, "cut", "-d", " ", "-f", "1,5,6", "/proc/1/stat")
+    assert (r.returncode, r.stdout) == (0, "1 1 1\n"), r
+    r = podman("exec", name, "sh", "-c", "echo $$ $(cut -d ' ' -f 5,6 /proc/self/stat)")
+    pid, pgid, sid = r.stdout.split()
+    assert pid == pgid == sid, r
+
+
+def test_run_timeout(podman):
+    # conmon --timeout kills the container's process group (kill(-pgid)) after 2 s; podman
+    # reports exit code -1 (status 255) and --rm removes the container.
+    name = podman.name()
+    r = podman(*podman.run_args(name, "--rm", "--timeout", "2", IMAGE, "sleep", "60"))
+    assert r.returncode == 255, r
+    assert r.elapsed < 30, r
+    assert name not in podman("ps", "--all", "--format", "{{.Names}}").stdout.split()
