@@ -12,7 +12,7 @@ import tempfile
 import pytest
 
 from engines import (IMAGE, PODMAN_NAMES, PRIVILEGED_PROBE, PROBE, Podman, check_privileged,
-                     cleanup_dir, podman_store, podman_teardown, read_cgroup, same_probe,
+                     cleanup_dir, podman_store, podman_teardown, read_cgroup, run, same_probe,
                      wait_for)
 
 pytestmark = [
@@ -329,3 +329,27 @@ def test_run_timeout(podman):
     assert r.returncode == 255, r
     assert r.elapsed < 30, r
     assert name not in podman("ps", "--all", "--format", "{{.Names}}").stdout.split()
+
+
+def test_preserve_fds(podman, tmp_path):
+    # --preserve-fds: fd 3 of podman reaches the container (conmon passes it to the runtime's
+    # create/exec --preserve-fds) at the same number.
+    (tmp_path / "fd3").write_text("through fd 3\n")
+    name, _ = start(podman, NO_TRAP)
+    for args in (podman.run_args(podman.name(), "--rm", "--preserve-fds", "1", IMAGE),
+                 ("exec", "--preserve-fds", "1", name)):
+        argv = podman.cmd(*args, "cat", "/proc/self/fd/3")
+        r = run(["sh", "-c", 'exec 3<"$0"; exec "$@"', str(tmp_path / "fd3"), *argv],
+                env=podman.env)
+        assert (r.returncode, r.stdout) == (0, "through fd 3\n"), r
+
+
+def test_checkpoint(podman):
+    # podman asks `RUNTIME checkpoint --help` first. pyrunc has no checkpoint/restore (README):
+    # podman says so. runc tries, and criu fails on this machine.
+    name, _ = start(podman, NO_TRAP)
+    r = podman("container", "checkpoint", name)
+    assert r.returncode == 125, r
+    if podman.runtime == "pyrunc":
+        assert "Error: configured runtime does not support checkpoint/restore" in r.stderr, r
+    assert podman.inspect(name, "{{.State.Status}}") == "running"
