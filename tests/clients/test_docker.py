@@ -395,3 +395,25 @@ def test_own_session_and_process_group(docker):
     r = docker("exec", name, "sh", "-c", "echo $$ $(cut -d ' ' -f 5,6 /proc/self/stat)")
     pid, pgid, sid = r.stdout.split()
     assert pid == pgid == sid, r
+
+
+def test_oom_kill(docker):
+    name = docker.name()
+    r = docker(*docker.run_args(name, "--memory", "8m", "--memory-swap", "8m", IMAGE, "sh", "-c",
+                                "x=$(head -c 30000000 /dev/zero | tr '\\0' a); echo survived"))
+    assert (r.returncode, r.stdout) == (137, ""), r
+    assert docker.inspect(name, "{{.State.OOMKilled}} {{.State.ExitCode}}") == "true 137"
+
+
+def test_restart_policy_and_commit(docker):
+    # --restart always: dockerd creates and starts the task again after each exit.
+    name = docker.name()
+    r = docker(*docker.run_args(name, "-d", "--restart", "always", IMAGE,
+                                "sh", "-c", "echo ready; sleep 1; exit 3"))
+    assert r.returncode == 0, r
+    wait_for(lambda: int(docker.inspect(name, "{{.RestartCount}}")) >= 2, what="restarts")
+    # commit pauses the container through the runtime while it copies the rootfs.
+    r = docker("commit", name, f"peng-committed-{docker.runtime}:latest")
+    assert r.returncode == 0, r
+    assert docker.inspect(name, "{{.State.Paused}}") == "false"
+    assert docker("rmi", f"peng-committed-{docker.runtime}:latest").returncode == 0
