@@ -156,6 +156,23 @@ def make_image(base):
     return tar
 
 
+# Container scripts. TRAPS handles TERM and USR1 promptly (`wait` returns as soon as a
+# trapped signal arrives); with NO_TRAP, SIGTERM to PID 1 is ignored and only SIGKILL stops it.
+TRAPS = ("trap 'echo got TERM; exit 0' TERM; trap 'echo got USR1' USR1; echo ready; "
+         "while :; do sleep 1 & wait $!; done")
+NO_TRAP = "echo ready; while :; do sleep 1; done"
+
+
+def start(engine, script, *opts):
+    """`run -d` a shell script with the engine's test defaults; wait until it printed ready.
+    Returns (name, container ID)."""
+    name = engine.name()
+    r = engine(*engine.run_args(name, "-d", *opts, IMAGE, "sh", "-c", script))
+    assert r.returncode == 0, r
+    wait_for(lambda: "ready" in engine("logs", name).stdout, what=f"{name} ready")
+    return name, r.stdout.strip()
+
+
 # --- podman -----------------------------------------------------------------------------
 
 def containers_conf(runtime_name, runtime_path, events_log):

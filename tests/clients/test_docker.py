@@ -13,9 +13,9 @@ import tempfile
 
 import pytest
 
-from engines import (IMAGE, PRIVILEGED_PROBE, PROBE, Docker, Dockerd, check_privileged,
-                     cleanup_dir, docker_teardown, make_image, read_cgroup, run, same_output,
-                     same_probe, wait_for)
+from engines import (IMAGE, NO_TRAP, PRIVILEGED_PROBE, PROBE, TRAPS, Docker, Dockerd,
+                     check_privileged, cleanup_dir, docker_teardown, make_image, read_cgroup, run,
+                     same_output, same_probe, start, wait_for)
 
 pytestmark = [
     pytest.mark.root,
@@ -23,10 +23,6 @@ pytestmark = [
     pytest.mark.skipif(not (shutil.which("dockerd") and os.path.exists("/usr/bin/docker")),
                        reason="needs dockerd and the docker 20.10 client"),
 ]
-
-TRAPS = ("trap 'echo got TERM; exit 0' TERM; trap 'echo got USR1' USR1; echo ready; "
-         "while :; do sleep 1 & wait $!; done")
-NO_TRAP = "echo ready; while :; do sleep 1; done"
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +46,6 @@ def docker(request, dockerd):
     if d.names:
         d("rm", "--force", *d.names)
 
-
-def start(docker, script, *opts):
-    name = docker.name()
-    r = docker(*docker.run_args(name, "-d", *opts, IMAGE, "sh", "-c", script))
-    assert r.returncode == 0, r
-    wait_for(lambda: "ready" in docker("logs", name).stdout, what=f"{name} ready")
-    return name, r.stdout.strip()
 
 
 def runtime_state(docker, cid):

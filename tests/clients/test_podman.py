@@ -11,9 +11,9 @@ import tempfile
 
 import pytest
 
-from engines import (IMAGE, PODMAN_NAMES, PRIVILEGED_PROBE, PROBE, Podman, check_privileged,
-                     cleanup_dir, podman_store, podman_teardown, read_cgroup, run, same_probe,
-                     wait_for)
+from engines import (IMAGE, NO_TRAP, PODMAN_NAMES, PRIVILEGED_PROBE, PROBE, TRAPS, Podman,
+                     check_privileged, cleanup_dir, podman_store, podman_teardown, read_cgroup,
+                     run, same_probe, start, wait_for)
 
 pytestmark = [
     pytest.mark.root,
@@ -21,12 +21,6 @@ pytestmark = [
     pytest.mark.skipif(not (shutil.which("podman") and shutil.which("conmon")),
                        reason="needs podman and conmon"),
 ]
-
-# Handles TERM and USR1 promptly: `wait` returns as soon as a trapped signal arrives.
-TRAPS = ("trap 'echo got TERM; exit 0' TERM; trap 'echo got USR1' USR1; echo ready; "
-         "while :; do sleep 1 & wait $!; done")
-# PID 1 without a handler: SIGTERM is ignored, only SIGKILL stops it.
-NO_TRAP = "echo ready; while :; do sleep 1; done"
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +41,6 @@ def podman(request, podman_base):
     if p.names:
         p("rm", "--force", "--ignore", "--time", "0", *p.names)
 
-
-def start(podman, script, *opts):
-    name = podman.name()
-    r = podman(*podman.run_args(name, "-d", *opts, IMAGE, "sh", "-c", script))
-    assert r.returncode == 0, r
-    wait_for(lambda: "ready" in podman("logs", name).stdout, what=f"{name} ready")
-    return name, r.stdout.strip()
 
 
 def test_run_output_and_exit_code(podman):
