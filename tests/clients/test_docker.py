@@ -300,6 +300,8 @@ def test_restart_and_paused_containers(docker):
     assert docker("inspect", name).returncode == 1
 
 
+@pytest.mark.skipif(not shutil.which("docker-init"),
+                    reason="needs docker-init (Debian package tini)")
 def test_init_and_healthcheck(docker):
     # --init: docker-init (tini) is bind-mounted and becomes PID 1; the health check runs
     # through the runtime's exec every second.

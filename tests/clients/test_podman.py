@@ -255,6 +255,12 @@ def test_restart_and_paused_containers(podman):
     assert podman("container", "exists", name).returncode == 1
 
 
+CATATONIT = "/usr/libexec/podman/catatonit"
+needs_catatonit = pytest.mark.skipif(not os.path.exists(CATATONIT),
+                                     reason=f"needs {CATATONIT} (Debian package catatonit)")
+
+
+@needs_catatonit
 def test_init(podman):
     # --init: catatonit is bind-mounted as /run/podman-init and becomes PID 1.
     r = podman(*podman.run_args(podman.name(), "--rm", "--init", IMAGE,
@@ -271,6 +277,7 @@ def test_interactive_tty(podman):
     assert "42 /dev/pts/0" in r.stdout, r
 
 
+@needs_catatonit
 def test_pod(podman):
     # A pod: an infra container (podman builds its pause image locally) whose ipc, uts and
     # net namespaces the pod's containers join by path.
