@@ -5,14 +5,17 @@ config files); cgroups go under parents named with PREFIX. The same containers.c
 daemon.json snippets are the ones the README shows. Teardown removes the containers, stops
 dockerd by PID, unmounts what is left under the private directory and removes the cgroups.
 """
+import fcntl
 import json
 import os
 import pty
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import tempfile
+import termios
 import time
 from itertools import count
 
@@ -63,6 +66,8 @@ def run_in_pty(argv, env=None, timeout=120, script=()):
     `script`: (expected, keys) pairs; type `keys` once the output shows `expected`."""
     script = list(script)
     master, slave = pty.openpty()
+    # A terminal of 33 rows and 111 columns: clients pass its size on (consoleSize, resize).
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
     start = time.monotonic()
     p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
                          start_new_session=True)

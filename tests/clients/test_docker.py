@@ -372,9 +372,10 @@ def test_run_and_update_resources_same_as_runc(dockerd):
 def test_interactive_tty(docker):
     # -it: keys typed on the user's terminal reach the shell through the container's pty.
     r = docker.pty(*docker.run_args(docker.name(), "--rm", "-it", IMAGE, "sh"),
-                    script=[("# ", "echo $((6*7)) $(tty)\r"), ("42 /dev/pts/0", "exit 3\r")])
+                    script=[("# ", "echo $((6*7)) $(tty) $(stty size)\r"),
+                            ("42 /dev/pts/0", "exit 3\r")])
     assert r.returncode == 3, r
-    assert "42 /dev/pts/0" in r.stdout, r
+    assert "42 /dev/pts/0 33 111" in r.stdout, r  # with the size of the user's terminal
 
 
 def test_own_session_and_process_group(docker):

@@ -52,9 +52,9 @@ def test_run_output_and_exit_code(podman):
 
 def test_run_tty(podman):
     r = podman.pty(*podman.run_args(podman.name(), "--rm", "-t", IMAGE,
-                                    "sh", "-c", "tty; exit 4"))
+                                    "sh", "-c", "tty; stty size; exit 4"))
     assert r.returncode == 4, r
-    assert "/dev/pts/0" in r.stdout, r
+    assert r.stdout.split() == ["/dev/pts/0", "33", "111"], r  # the user's terminal size
 
 
 def test_detached_exec_and_stop_with_trap(podman):
