@@ -347,3 +347,15 @@ def test_checkpoint(podman):
     if podman.runtime == "pyrunc":
         assert "Error: configured runtime does not support checkpoint/restore" in r.stderr, r
     assert podman.inspect(name, "{{.State.Status}}") == "running"
+
+
+def test_user_namespace(podman):
+    # --uidmap/--gidmap: a new user namespace; podman chowns its copy of the image.
+    name, _ = start(podman, NO_TRAP, "--uidmap", "0:200000:65536", "--gidmap", "0:200000:65536")
+    r = podman("exec", name, "sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map; "
+               "stat -c %u:%g /etc/passwd")
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["0", "0", "200000", "65536", "0", "200000", "65536", "0:0"], r
+    pid = podman.inspect(name, "{{.State.Pid}}")
+    with open(f"/proc/{pid}/status") as f:
+        assert next(line.split()[1] for line in f if line.startswith("Uid:")) == "200000"
