@@ -410,7 +410,12 @@ def test_commit_pauses(docker):
     # commit pauses the container through the runtime while it copies the rootfs.
     name, _ = start(docker, NO_TRAP)
     image = f"peng-committed-{docker.runtime}:latest"
+    since = docker("system", "info", "--format", "{{.SystemTime}}").stdout.strip()
     r = docker("commit", name, image)
     assert r.returncode == 0, r
     assert docker.inspect(name, "{{.State.Status}} {{.State.Paused}}") == "running false"
     assert docker("rmi", image).returncode == 0
+    until = docker("system", "info", "--format", "{{.SystemTime}}").stdout.strip()
+    r = docker("events", "--since", since, "--until", until, "--filter", f"container={name}",
+               "--format", "{{.Action}}")
+    assert sorted(r.stdout.split()) == ["commit", "pause", "unpause"], r
