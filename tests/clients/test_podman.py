@@ -5,6 +5,7 @@ The engine is private (storage, tmpdir, containers.conf, cgroup parent); the ima
 codes, `podman inspect`/`ps` listings, error messages; and, where podman asks the runtime to
 change something, what the runtime and the cgroup report.
 """
+import json
 import os
 import shutil
 import tempfile
@@ -359,3 +360,16 @@ def test_user_namespace(podman):
     pid = podman.inspect(name, "{{.State.Pid}}")
     with open(f"/proc/{pid}/status") as f:
         assert next(line.split()[1] for line in f if line.startswith("Uid:")) == "200000"
+
+
+def test_custom_seccomp_profile(podman, tmp_path):
+    profile = tmp_path / "seccomp.json"
+    profile.write_text(json.dumps({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                      "errnoRet": 1}]}))
+    r = podman(*podman.run_args(podman.name(), "--rm", "--security-opt", f"seccomp={profile}",
+                                IMAGE, "sh", "-c", "mkdir /x; echo rc=$?; touch /y && echo ok"))
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["rc=1", "ok"], r
+    assert "can't create directory '/x': Operation not permitted" in r.stderr, r
