@@ -178,6 +178,61 @@ def start(engine, script, *opts):
     return name, r.stdout.strip()
 
 
+# --- scenarios both engines run the same way (podman and docker share these CLI verbs) --
+
+def scenario_output_and_exit_code(engine):
+    r = engine(*engine.run_args(engine.name(), "--rm", IMAGE,
+                                "sh", "-c", "echo hello; echo oops >&2; exit 7"))
+    assert (r.returncode, r.stdout) == (7, "hello\n"), r
+    assert "oops" in r.stderr
+
+
+def scenario_stdin_pipe(engine):
+    r = engine(*engine.run_args(engine.name(), "--rm", "--interactive", IMAGE,
+                                "sh", "-c", "tr a-z A-Z; exit 2"), input="hello\n")
+    assert (r.returncode, r.stdout) == (2, "HELLO\n"), r
+
+
+def scenario_kill(engine):
+    name, _ = start(engine, TRAPS)
+    r = engine("kill", "--signal", "USR1", name)
+    assert r.returncode == 0, r
+    wait_for(lambda: "got USR1" in engine("logs", name).stdout, what="USR1 trap")
+    assert engine.inspect(name, "{{.State.Status}}") == "running"
+    r = engine("kill", name)  # SIGKILL by default
+    assert r.returncode == 0, r
+    wait_for(lambda: engine.inspect(name, "{{.State.Status}}") == "exited", what="exit")
+    assert engine.inspect(name, "{{.State.ExitCode}}") == "137"
+
+
+def scenario_restart_and_paused(engine):
+    name, _ = start(engine, NO_TRAP)
+    r = engine("restart", "--time", "1", name)
+    assert r.returncode == 0, r
+    assert engine.inspect(name, "{{.State.Status}}") == "running"
+    assert engine("pause", name).returncode == 0
+    r = engine("kill", name)  # SIGKILL to a frozen container: the runtime thaws it
+    assert r.returncode == 0, r
+    wait_for(lambda: engine.inspect(name, "{{.State.Status}}") == "exited", what="exit")
+    assert engine.inspect(name, "{{.State.ExitCode}}") == "137"
+    assert engine("start", name).returncode == 0
+    assert engine("pause", name).returncode == 0
+    r = engine("rm", "--force", name)
+    assert r.returncode == 0, r
+    assert engine("inspect", name).returncode != 0
+
+
+def scenario_own_session(engine):
+    # The container's init and every exec'd process lead a session and process group of
+    # their own, terminal or not (runc's nsexec calls setsid()).
+    name, _ = start(engine, NO_TRAP)
+    r = engine("exec", name, "cut", "-d", " ", "-f", "1,5,6", "/proc/1/stat")
+    assert (r.returncode, r.stdout) == (0, "1 1 1\n"), r
+    r = engine("exec", name, "sh", "-c", "echo $$ $(cut -d ' ' -f 5,6 /proc/self/stat)")
+    pid, pgid, sid = r.stdout.split()
+    assert pid == pgid == sid, r
+
+
 # --- podman -----------------------------------------------------------------------------
 
 def containers_conf(runtime_name, runtime_path, events_log):

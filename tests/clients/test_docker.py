@@ -15,7 +15,9 @@ import pytest
 
 from engines import (IMAGE, NO_TRAP, PRIVILEGED_PROBE, PROBE, TRAPS, Docker, Dockerd,
                      check_privileged, cleanup_dir, docker_teardown, make_image, read_cgroup, run,
-                     same_output, same_probe, start, wait_for)
+                     same_output, same_probe, scenario_kill, scenario_output_and_exit_code,
+                     scenario_own_session, scenario_restart_and_paused, scenario_stdin_pipe, start,
+                     wait_for)
 
 pytestmark = [
     pytest.mark.root,
@@ -57,10 +59,7 @@ def runtime_state(docker, cid):
 
 
 def test_run_rm_output_and_exit_code(docker):
-    r = docker(*docker.run_args(docker.name(), "--rm", IMAGE,
-                                "sh", "-c", "echo hello; echo oops >&2; exit 7"))
-    assert (r.returncode, r.stdout) == (7, "hello\n"), r
-    assert "oops" in r.stderr
+    scenario_output_and_exit_code(docker)
 
 
 def test_run_tty(docker):
@@ -99,15 +98,7 @@ def test_stop_falls_back_to_kill(docker):
 
 
 def test_kill(docker):
-    name, _ = start(docker, TRAPS)
-    r = docker("kill", "--signal", "USR1", name)
-    assert r.returncode == 0, r
-    wait_for(lambda: "got USR1" in docker("logs", name).stdout, what="USR1 trap")
-    assert docker.inspect(name, "{{.State.Status}}") == "running"
-    r = docker("kill", name)  # SIGKILL by default
-    assert r.returncode == 0, r
-    wait_for(lambda: docker.inspect(name, "{{.State.Status}}") == "exited", what="exit")
-    assert docker.inspect(name, "{{.State.ExitCode}}") == "137"
+    scenario_kill(docker)
 
 
 def test_pause_unpause(docker):
@@ -266,9 +257,7 @@ def test_exec_options_and_errors(docker):
 
 
 def test_run_stdin_pipe(docker):
-    r = docker(*docker.run_args(docker.name(), "--rm", "--interactive", IMAGE,
-                                "sh", "-c", "tr a-z A-Z; exit 2"), input="hello\n")
-    assert (r.returncode, r.stdout) == (2, "HELLO\n"), r
+    scenario_stdin_pipe(docker)
 
 
 def test_join_other_containers_namespaces(docker):
@@ -284,20 +273,7 @@ def test_join_other_containers_namespaces(docker):
 
 
 def test_restart_and_paused_containers(docker):
-    name, _ = start(docker, NO_TRAP)
-    r = docker("restart", "--time", "1", name)
-    assert r.returncode == 0, r
-    assert docker.inspect(name, "{{.State.Status}}") == "running"
-    assert docker("pause", name).returncode == 0
-    r = docker("kill", name)  # SIGKILL to a frozen container: the runtime thaws it
-    assert r.returncode == 0, r
-    wait_for(lambda: docker.inspect(name, "{{.State.Status}}") == "exited", what="exit")
-    assert docker.inspect(name, "{{.State.ExitCode}}") == "137"
-    assert docker("start", name).returncode == 0
-    assert docker("pause", name).returncode == 0
-    r = docker("rm", "--force", name)
-    assert r.returncode == 0, r
-    assert docker("inspect", name).returncode == 1
+    scenario_restart_and_paused(docker)
 
 
 @pytest.mark.skipif(not shutil.which("docker-init"),
@@ -379,14 +355,7 @@ def test_interactive_tty(docker):
 
 
 def test_own_session_and_process_group(docker):
-    # The container's init and every exec'd process lead a session and process group of
-    # their own, terminal or not (runc's nsexec calls setsid()).
-    name, _ = start(docker, NO_TRAP)
-    r = docker("exec", name, "cut", "-d", " ", "-f", "1,5,6", "/proc/1/stat")
-    assert (r.returncode, r.stdout) == (0, "1 1 1\n"), r
-    r = docker("exec", name, "sh", "-c", "echo $$ $(cut -d ' ' -f 5,6 /proc/self/stat)")
-    pid, pgid, sid = r.stdout.split()
-    assert pid == pgid == sid, r
+    scenario_own_session(docker)
 
 
 def test_oom_kill(docker):

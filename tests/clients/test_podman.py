@@ -14,7 +14,9 @@ import pytest
 
 from engines import (IMAGE, NO_TRAP, PODMAN_NAMES, PRIVILEGED_PROBE, PROBE, TRAPS, Podman,
                      check_privileged, cleanup_dir, podman_store, podman_teardown, read_cgroup,
-                     run, same_probe, start, wait_for)
+                     run, same_probe, scenario_kill, scenario_output_and_exit_code,
+                     scenario_own_session, scenario_restart_and_paused, scenario_stdin_pipe, start,
+                     wait_for)
 
 pytestmark = [
     pytest.mark.root,
@@ -45,10 +47,7 @@ def podman(request, podman_base):
 
 
 def test_run_output_and_exit_code(podman):
-    r = podman(*podman.run_args(podman.name(), "--rm", IMAGE,
-                                "sh", "-c", "echo hello; echo oops >&2; exit 7"))
-    assert (r.returncode, r.stdout) == (7, "hello\n"), r
-    assert "oops" in r.stderr
+    scenario_output_and_exit_code(podman)
 
 
 def test_run_tty(podman):
@@ -87,15 +86,7 @@ def test_stop_falls_back_to_kill(podman):
 
 
 def test_kill(podman):
-    name, _ = start(podman, TRAPS)
-    r = podman("kill", "--signal", "USR1", name)
-    assert r.returncode == 0, r
-    wait_for(lambda: "got USR1" in podman("logs", name).stdout, what="USR1 trap")
-    assert podman.inspect(name, "{{.State.Status}}") == "running"
-    r = podman("kill", name)  # SIGKILL by default
-    assert r.returncode == 0, r
-    wait_for(lambda: podman.inspect(name, "{{.State.Status}}") == "exited", what="exit")
-    assert podman.inspect(name, "{{.State.ExitCode}}") == "137"
+    scenario_kill(podman)
 
 
 def test_pause_unpause(podman):
@@ -222,9 +213,7 @@ def test_exec_options_and_errors(podman):
 
 
 def test_run_stdin_pipe(podman):
-    r = podman(*podman.run_args(podman.name(), "--rm", "--interactive", IMAGE,
-                                "sh", "-c", "tr a-z A-Z; exit 2"), input="hello\n")
-    assert (r.returncode, r.stdout) == (2, "HELLO\n"), r
+    scenario_stdin_pipe(podman)
 
 
 def test_join_other_containers_namespaces(podman):
@@ -240,20 +229,7 @@ def test_join_other_containers_namespaces(podman):
 
 
 def test_restart_and_paused_containers(podman):
-    name, _ = start(podman, NO_TRAP)
-    r = podman("restart", "--time", "1", name)
-    assert r.returncode == 0, r
-    assert podman.inspect(name, "{{.State.Status}}") == "running"
-    assert podman("pause", name).returncode == 0
-    r = podman("kill", name)  # SIGKILL to a frozen container: the runtime thaws it
-    assert r.returncode == 0, r
-    wait_for(lambda: podman.inspect(name, "{{.State.Status}}") == "exited", what="exit")
-    assert podman.inspect(name, "{{.State.ExitCode}}") == "137"
-    assert podman("start", name).returncode == 0
-    assert podman("pause", name).returncode == 0
-    r = podman("rm", "--force", name)
-    assert r.returncode == 0, r
-    assert podman("container", "exists", name).returncode == 1
+    scenario_restart_and_paused(podman)
 
 
 CATATONIT = "/usr/libexec/podman/catatonit"
@@ -306,14 +282,7 @@ def test_pod(podman):
 
 
 def test_own_session_and_process_group(podman):
-    # The container's init and every exec'd process lead a session and process group of
-    # their own, terminal or not (runc's nsexec calls setsid()).
-    name, _ = start(podman, NO_TRAP)
-    r = podman("exec", name, "cut", "-d", " ", "-f", "1,5,6", "/proc/1/stat")
-    assert (r.returncode, r.stdout) == (0, "1 1 1\n"), r
-    r = podman("exec", name, "sh", "-c", "echo $$ $(cut -d ' ' -f 5,6 /proc/self/stat)")
-    pid, pgid, sid = r.stdout.split()
-    assert pid == pgid == sid, r
+    scenario_own_session(podman)
 
 
 def test_run_timeout(podman):
