@@ -1,5 +1,6 @@
 """Capability names <-> numbers, and applying the five OCI capability sets."""
 from pyrunc import native
+from pyrunc.errors import ConfigError
 
 _NAMES = (
     "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
@@ -67,7 +68,11 @@ def drop_bounding(sets):
 
 def apply_sets(sets):
     """Set effective/permitted/inheritable, then raise the ambient ones."""
-    native.capset(sets.effective, sets.permitted, sets.inheritable)
+    try:
+        native.capset(sets.effective, sets.permitted, sets.inheritable)
+    except PermissionError as e:
+        _explain_capset(sets, e)
+        raise
     native.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     # The kernel raises an ambient capability only if it is also permitted and inheritable;
     # runc ignores the ones that are not (its default spec lists ambient caps without
@@ -75,3 +80,17 @@ def apply_sets(sets):
     for bit in range(last_cap() + 1):
         if sets.ambient & (1 << bit) & sets.permitted & sets.inheritable:
             native.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, bit)
+
+
+def _explain_capset(sets, err):
+    """Name the capabilities pyrunc itself lacks (not in its bounding set, e.g. docker
+    --privileged where the host withholds CAP_SYS_RESOURCE) instead of a bare EPERM; runc
+    says only "unable to apply caps: operation not permitted"."""
+    for field in ("permitted", "effective", "inheritable"):
+        wanted = getattr(sets, field)
+        missing = [n for n, bit in NAMES.items()
+                   if wanted & (1 << bit) and native.prctl(PR_CAPBSET_READ, bit) != 1]
+        if missing:
+            raise ConfigError(f"/process/capabilities/{field}",
+                              f"{', '.join(missing)} not in the runtime's own bounding set: "
+                              f"capset: {err.strerror}") from None

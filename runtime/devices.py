@@ -76,7 +76,7 @@ def create_links(rootfd):
             name = link[len("/dev/"):]
             if name == "ptmx":
                 # As runc's setupPtmx: /dev/ptmx is always the link to this devpts instance,
-                # even where linux.devices made a node (ctr --privileged lists the host's).
+                # even where linux.devices made a node (ctr and podman --privileged list the host's).
                 try:
                     os.unlink(name, dir_fd=dfd)
                 except FileNotFoundError:

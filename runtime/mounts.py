@@ -44,13 +44,16 @@ RECURSIVE = {
 }
 
 # Options pyrunc knows but does not implement yet: an error, never silently dropped.
-UNSUPPORTED = ("tmpcopyup", "idmap", "ridmap")
+UNSUPPORTED = ("idmap", "ridmap")
+# Extensions that are not mount(2) flags: a tmpfs that starts with a copy of what the mount
+# point held (podman adds it to every --tmpfs and to the tmpfs mounts of --read-only).
+EXTENSIONS = ("tmpcopyup",)
 
 
 class MountSpec:
     """One OCI mount, parsed once in the parent."""
     __slots__ = ("destination", "type", "source", "flags", "propagation", "attr_set",
-                 "attr_clr", "data", "index")
+                 "attr_clr", "data", "index", "copyup")
 
     def __init__(self, m, index):
         self.index = index
@@ -61,6 +64,7 @@ class MountSpec:
         self.propagation = []
         self.attr_set = 0
         self.attr_clr = 0
+        self.copyup = False
         data = []
         for opt in m.get("options") or ():
             if opt in FLAGS:
@@ -74,6 +78,8 @@ class MountSpec:
                     self.attr_clr |= attr
                 else:
                     self.attr_set |= attr
+            elif opt == "tmpcopyup":
+                self.copyup = True
             elif opt in UNSUPPORTED:
                 from pyrunc.errors import ConfigError
                 raise ConfigError(f"/mounts/{index}/options", f'mount option "{opt}" is not '
@@ -82,6 +88,10 @@ class MountSpec:
                 data.append(opt)
         if self.type == "bind":
             self.flags |= C.MS_BIND
+        if self.copyup and (self.type != "tmpfs" or self.flags & C.MS_BIND):
+            from pyrunc.errors import ConfigError
+            raise ConfigError(f"/mounts/{index}/options", 'mount option "tmpcopyup" needs a '
+                              "tmpfs mount")
         self.data = ",".join(data)
 
     @property

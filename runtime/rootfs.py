@@ -70,7 +70,22 @@ def mount_one(rootfd, m, plan):
                 finally:
                     os.close(nfd)
         else:
-            _mount(m.source or m.type, target, m.type, m.flags, m.data or None, what=dest)
+            # tmpcopyup: keep a readable fd of the directory the tmpfs will hide, to copy from.
+            below = (os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                     if m.copyup else None)
+            try:
+                _mount(m.source or m.type, target, m.type, m.flags, m.data or None, what=dest)
+                if below is not None:
+                    nfd = pathsafe.open_in_root(rootfd, dest)
+                    try:
+                        _copy_tree(below, nfd)
+                    except OSError as e:
+                        raise MountError(f"tmpcopyup dst={dest}", e) from None
+                    finally:
+                        os.close(nfd)
+            finally:
+                if below is not None:
+                    os.close(below)
         if m.propagation or m.attr_set or m.attr_clr:
             nfd = pathsafe.open_in_root(rootfd, dest)
             try:
@@ -86,6 +101,51 @@ def mount_one(rootfd, m, plan):
                 os.close(nfd)
     finally:
         os.close(tfd)
+
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _copy_tree(src, dst):
+    """Copy the contents of directory fd `src` into directory fd `dst`: directories, files,
+    symlinks, device nodes, fifos and sockets with mode, owner and times (as runc's
+    tmpcopyup). Hard links become separate copies; xattrs are not copied."""
+    with os.scandir(src) as it:
+        names = [e.name for e in it]
+    for name in names:
+        st = os.stat(name, dir_fd=src, follow_symlinks=False)
+        mode = st.st_mode
+        if stat.S_ISDIR(mode):
+            os.mkdir(name, 0o700, dir_fd=dst)
+            sfd = os.open(name, _DIR, dir_fd=src)
+            try:
+                dfd = os.open(name, _DIR, dir_fd=dst)
+                try:
+                    _copy_tree(sfd, dfd)
+                finally:
+                    os.close(dfd)
+            finally:
+                os.close(sfd)
+        elif stat.S_ISREG(mode):
+            sfd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
+            try:
+                dfd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600,
+                              dir_fd=dst)
+                try:
+                    while os.sendfile(dfd, sfd, None, 1 << 20):
+                        pass
+                finally:
+                    os.close(dfd)
+            finally:
+                os.close(sfd)
+        elif stat.S_ISLNK(mode):
+            os.symlink(os.readlink(name, dir_fd=src), name, dir_fd=dst)
+        else:
+            os.mknod(name, mode, st.st_rdev, dir_fd=dst)
+        os.chown(name, st.st_uid, st.st_gid, dir_fd=dst, follow_symlinks=False)
+        if not stat.S_ISLNK(mode):
+            os.chmod(name, stat.S_IMODE(mode), dir_fd=dst)
+        os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst, follow_symlinks=False)
 
 
 def _locked_flags(fd):
@@ -121,6 +181,10 @@ def _mount_cgroup(rootfd, m, plan):
         os.close(tfd)
     ro = m.flags & C.MS_RDONLY
     for key, path in sorted((cg.get("paths") or {}).items()):
+        if key == "unified":
+            # A hybrid host's cgroup2 mount is joined (hugetlb lives there) but, as with
+            # runc 1.1, not shown in the container: only the v1 hierarchies are.
+            continue
         name = key[len("name="):] if key.startswith("name=") else key
         sub = f"{dest.rstrip('/')}/{name}"
         sfd = pathsafe.make_target(rootfd, sub, True)

@@ -7,14 +7,15 @@ from pyrunc.cli.common import parse_cmd
 def features():
     from pyrunc import SPEC_VERSION, __version__
     from pyrunc.capabilities import NAMES
-    from pyrunc.mounts import FLAGS, PROPAGATION, RECURSIVE
+    from pyrunc.mounts import EXTENSIONS, FLAGS, PROPAGATION, RECURSIVE
     from pyrunc.seccomp import features as seccomp_features
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": SPEC_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer",
                   "poststart", "poststop"],
-        "mountOptions": sorted(set(FLAGS) | set(PROPAGATION) | set(RECURSIVE)),
+        "mountOptions": sorted(set(FLAGS) | set(PROPAGATION) | set(RECURSIVE)
+                               | set(EXTENSIONS)),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "uts"],
             "capabilities": sorted(NAMES, key=NAMES.get),

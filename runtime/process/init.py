@@ -108,6 +108,10 @@ def _console(plan):
     """terminal: a pty from the container's own devpts, the slave as /dev/console and as
     stdio (controlling terminal), the master sent to --console-socket in one SCM_RIGHTS
     message whose payload is the pty's name."""
+    # A session (and process group) of its own, terminal or not, as runc's init (nsexec
+    # calls setsid() in its last stage): conmon --timeout kills the container with
+    # kill(-pgid), which would otherwise hit conmon's own group and kill conmon too.
+    os.setsid()
     if not plan.process.get("terminal"):
         return
     master, slave = os.openpty()
@@ -122,7 +126,6 @@ def _console(plan):
                                                   struct.pack("i", master))])
     plan.console_sock.close()
     os.close(master)
-    os.setsid()
     for fd in (0, 1, 2):
         os.dup2(slave, fd)
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)

@@ -189,6 +189,7 @@ def tenant(plan, sock):
         if plan.root_fd >= 0:
             os.close(plan.root_fd)
         sync.expect(sock, "cont", "pyrunc")  # the CLI has put us in the cgroup
+        os.setsid()  # as init (and runc's exec): a session and process group of its own
         if plan.console is not None:
             _console(plan)
         _check_cwd(plan)
@@ -242,7 +243,6 @@ def _console(plan):
     finally:
         os.close(master)
     plan.console.close()
-    os.setsid()
     for fd in (0, 1, 2):
         os.dup2(peer, fd)
     os.close(peer)
