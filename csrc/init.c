@@ -268,6 +268,12 @@ int main(int argc, char **argv, char **envp)
 {
     /* Until execve, nothing in the container may read our fds or memory through /proc. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* Python exec'd us with a spare effective gid so that the kernel made us non-dumpable
+     * from the first instruction (pyrunc/process/init.py:_nondumpable_exec): back to the
+     * real gid, allowed without CAP_SETGID. The credential change keeps us non-dumpable. */
+    gid_t gid = getgid();
+    if (getegid() != gid && setresgid(gid, gid, gid) < 0)
+        die("setresgid", "");
     if (argc < 4) {
         errno = EINVAL;
         die("usage:", "FIFO_FD PATH ARG0 [ARGS...]");

@@ -252,7 +252,9 @@ def _user_and_capabilities(plan):
     # KEEPCAPS keeps the permitted set across setuid; the wanted sets are set right after.
     native.prctl(PR_SET_KEEPCAPS, 1)
     os.setgroups(list(user.get("additionalGids") or ()))
-    os.setresgid(gid, gid, gid)
+    # The saved gid keeps a spare gid for _nondumpable_exec (see there).
+    plan.spare_gid = _spare_gid(gid)
+    os.setresgid(gid, gid, gid if plan.spare_gid is None else plan.spare_gid)
     os.setresuid(uid, uid, uid)
     native.prctl(PR_SET_KEEPCAPS, 0)
     capabilities.apply_sets(sets)
@@ -262,6 +264,32 @@ def _user_and_capabilities(plan):
     umask = user.get("umask")
     if umask is not None:
         os.umask(umask)
+
+
+def _spare_gid(gid):
+    """A gid mapped in our user namespace other than `gid` (65534 if possible), or None."""
+    try:
+        with open("/proc/self/gid_map") as f:
+            ranges = [tuple(int(x) for x in line.split()[:3:2]) for line in f]
+    except OSError:
+        return None
+    mapped = [(first, first + size) for first, size in ranges]
+    for cand in (65534, gid + 1, gid - 1, 0):
+        if cand != gid and cand >= 0 and any(a <= cand < b for a, b in mapped):
+            return cand
+    return None
+
+
+def _nondumpable_exec(plan):
+    """CVE-2016-9962 class: execve() makes a process dumpable again, so pyrunc-init would
+    be ptrace-able by the container's processes until its first instruction, before it
+    loads seccomp (NNP) or while it holds exec.fifo. The kernel leaves an exec'd process
+    non-dumpable when its effective gid differs from its real one: switch the effective
+    gid to the spare one kept as saved gid (no capability needed), and pyrunc-init puts
+    the real gid back first thing. Gids, not uids: capabilities across exec depend on uids.
+    Without a spare gid (a user namespace mapping one gid) the window stays open."""
+    if getattr(plan, "spare_gid", None) is not None:
+        os.setresgid(-1, plan.spare_gid, -1)
 
 
 def _find_executable(plan):
@@ -331,6 +359,7 @@ def _close_fds(plan):
 
 def _exec_helper(plan):
     sync.send(plan.sock, ready=1)
+    _nondumpable_exec(plan)
     fds = str(plan.fifo_fd) + (f",{plan.hooks_fd}" if plan.hooks_fd >= 0 else "")
     fds += f":{plan.seccomp_fd}" if plan.seccomp_fd >= 0 else ""
     argv = ["pyrunc-init", fds, plan.exec_path] + list(plan.process["args"])

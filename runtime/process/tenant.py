@@ -196,6 +196,7 @@ def tenant(plan, sock):
         fds = "-1" + (f":{plan.seccomp_fd}" if plan.seccomp_fd >= 0 else "")
         argv = ["pyrunc-init", fds, plan.exec_path] + list(plan.process["args"])
         env = dict(e.split("=", 1) for e in plan.env)
+        init._nondumpable_exec(plan)
         # fexecve of the sealed memfd: python3 is replaced by a binary that is no host file.
         os.execve(plan.helper_fd, argv, env)
     except BaseException as e:
