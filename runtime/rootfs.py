@@ -9,7 +9,7 @@ import os
 import stat
 
 from pyrunc import devices, native, pathsafe
-from pyrunc.errors import MountError
+from pyrunc.errors import ConfigError, MountError
 from pyrunc.mounts import PROPAGATION
 from pyrunc.native import C
 
@@ -56,6 +56,8 @@ def mount_one(rootfd, m, plan):
         src_is_dir = True
     tfd = pathsafe.make_target(rootfd, dest, src_is_dir)
     try:
+        if m.type != "proc":
+            _check_proc_mount(m, pathsafe.path_in_root(rootfd, tfd))
         target = pathsafe.fd_path(tfd)
         if m.is_bind:
             _mount(m.source, target, None, C.MS_BIND | (m.flags & C.MS_REC), what=dest)
@@ -86,6 +88,47 @@ def mount_one(rootfd, m, plan):
                 os.close(nfd)
     finally:
         os.close(tfd)
+
+
+# Files under /proc that lxcfs emulates: the only mounts allowed inside /proc (runc's list).
+LXCFS_PROC = ("/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
+              "/proc/swaps", "/proc/uptime", "/proc/loadavg", "/proc/slabinfo",
+              "/proc/net/dev", "/proc/sys/kernel/ns_last_pid")
+
+
+def _check_proc_mount(m, where):
+    """CVE-2019-16884 class: something else than procfs on /proc, or anything mounted
+    inside it, would let the container feed fake files to whoever writes there after us
+    (LSM labels in /proc/self/attr, sysctls, oom_score_adj). As runc: /proc takes only a
+    procfs (a proc mount, or a bind of one), inside /proc only the lxcfs files. `where` is
+    the target after symlinks, so a link to /proc in the image does not get around it."""
+    if where != "/proc" and not where.startswith("/proc/"):
+        return
+    if where == "/proc":
+        if m.is_bind and _is_procfs(m.source):
+            return
+        why = "it is not of type proc"
+    elif where in LXCFS_PROC:
+        return
+    else:
+        why = "it is inside /proc"
+    raise ConfigError(f"/mounts/{m.index}/destination",
+                      f'"{m.destination}" cannot be mounted because {why}')
+
+
+def _is_procfs(path):
+    """The filesystem type of `path`, from mountinfo (Python has no statfs)."""
+    try:
+        dev = os.stat(path).st_dev
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                major, minor = fields[2].split(":")
+                if os.makedev(int(major), int(minor)) == dev:
+                    return fields[fields.index("-") + 1] == "proc"
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
 
 
 def _locked_flags(fd):
