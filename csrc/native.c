@@ -10,6 +10,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <linux/capability.h>
 
 /* Debian 12's glibc 2.36 cannot include <linux/mount.h> beside <sys/mount.h>, and some of
@@ -152,3 +153,12 @@ long pyrunc_join_session_keyring(const char *name)
 }
 
 int pyrunc_personality(unsigned long persona) { return personality(persona); }
+
+/* f_type of the filesystem holding fd (a magic number), or -1. */
+long pyrunc_fstatfs_type(int fd)
+{
+    struct statfs st;
+    if (fstatfs(fd, &st) < 0)
+        return -1;
+    return (long)st.f_type;
+}

@@ -21,6 +21,7 @@ int pyrunc_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a
                  unsigned long a5);
 long pyrunc_join_session_keyring(const char *name);
 int pyrunc_personality(unsigned long persona);
+long pyrunc_fstatfs_type(int fd);
 
 #define CLONE_NEWNS ...
 #define CLONE_NEWUTS ...

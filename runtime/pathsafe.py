@@ -120,6 +120,32 @@ def path_in_root(rootfd, fd):
     return "/" if rel == "." else "/" + rel
 
 
+PROC_SUPER_MAGIC = 0x9FA0
+
+
+def open_proc(rel, flags, root="/proc", require_procfs=True):
+    """Open root/rel for a write the runtime makes into procfs (sysctl, oom_score_adj,
+    LSM attributes). CVE-2025-52881 / CVE-2019-16884 class: a mount over /proc or over the
+    file would redirect that write (to a fake file, or to another procfs file); so /proc
+    must be a procfs and the walk must not cross a mount (RESOLVE_NO_XDEV) nor leave it.
+    `root` and `require_procfs` let unit tests use a plain directory."""
+    pfd = os.open(root, O_PATH | os.O_DIRECTORY)
+    try:
+        if require_procfs and native.fstatfs_type(pfd) != PROC_SUPER_MAGIC:
+            raise OSError(errno.EXDEV, "not a procfs", root)
+        try:
+            return native.openat2(pfd, rel, flags | os.O_CLOEXEC, 0,
+                                  C.RESOLVE_BENEATH | C.RESOLVE_NO_XDEV
+                                  | C.RESOLVE_NO_MAGICLINKS)
+        except OSError as e:
+            if e.errno == errno.EXDEV:
+                raise OSError(errno.EXDEV, "something is mounted over it",
+                              f"{root}/{rel}") from None
+            raise OSError(e.errno, e.strerror, f"{root}/{rel}") from None
+    finally:
+        os.close(pfd)
+
+
 def fd_path(fd):
     return f"/proc/self/fd/{fd}"
 

@@ -14,7 +14,7 @@ import _socket as socket
 import struct
 import termios
 
-from pyrunc import capabilities, hooks, native, rootfs, seccomp
+from pyrunc import capabilities, hooks, lsm, native, pathsafe, rootfs, seccomp
 from pyrunc.errors import PyruncError
 from pyrunc.process import sync
 from pyrunc.process.sync import child_fail
@@ -81,6 +81,11 @@ def _create_container_hooks(plan):
     if hooks.hooks_of(plan.config, "createContainer"):
         state = hooks.state_json(plan.config, plan.id, "creating", os.getpid(), plan.bundle)
         hooks.run(plan.config, "createContainer", state, cwd=plan.rootfs)
+
+
+def _lsm_labels(plan):
+    # AppArmor profile / SELinux label for the next exec (pyrunc-init's, see lsm.py).
+    lsm.apply_exec_labels(plan.process)
 
 
 def _start_container_hooks(plan):
@@ -156,12 +161,20 @@ def _hostname(plan):
 
 def _sysctl(plan):
     for key, value in ((plan.config.get("linux") or {}).get("sysctl") or {}).items():
-        path = "/proc/sys/" + key.replace(".", "/")
         try:
-            with open(path, "w") as f:
-                f.write(value)
+            _write_proc("sys/" + key.replace(".", "/"), value)
         except OSError as e:
-            raise StepError(f"write sysctl {key}={value}: {e.strerror}") from None
+            raise StepError(f"write sysctl {key}={value}: {e.filename}: {e.strerror}") \
+                from None
+
+
+def _write_proc(rel, value):
+    """A write into the container's procfs that no mount can redirect (pathsafe)."""
+    fd = pathsafe.open_proc(rel, os.O_WRONLY)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
 
 
 def _readonly_and_masked_paths(plan):
@@ -210,8 +223,7 @@ def _rlim(v):
 def _oom_score_adj(plan):
     adj = plan.process.get("oomScoreAdj")
     if adj is not None:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(adj))
+        _write_proc("self/oom_score_adj", str(adj))
 
 
 def _no_new_privs(plan):
@@ -385,6 +397,7 @@ STEPS = (
     _seccomp_with_privileges,
     _user_and_capabilities,
     _find_executable,
+    _lsm_labels,
     _start_container_hooks,
     _close_fds,
     _seccomp_late,
