@@ -22,9 +22,6 @@ UNSUPPORTED = (
     ("/linux/memoryPolicy", ("linux", "memoryPolicy")),
     ("/linux/timeOffsets", ("linux", "timeOffsets")),
     ("/linux/netDevices", ("linux", "netDevices")),
-    ("/linux/mountLabel", ("linux", "mountLabel")),
-    ("/process/apparmorProfile", ("process", "apparmorProfile")),
-    ("/process/selinuxLabel", ("process", "selinuxLabel")),
     ("/process/scheduler", ("process", "scheduler")),
     ("/process/ioPriority", ("process", "ioPriority")),
     ("/process/execCPUAffinity", ("process", "execCPUAffinity")),
@@ -102,6 +99,9 @@ def check(config, need_process=True):
         raise ConfigError("/root/path", "is required")
     _opt(root, "readonly", "bool", "/root")
     _check_process(config, need_process, warnings)
+    if (config.get("process") or {}).get("selinuxLabel"):
+        from pyrunc import lsm
+        lsm.check(config.get("process"))
     for key in ("hostname", "domainname"):
         _opt(config, key, "string", "")
     _check_mounts(config)

@@ -5,10 +5,11 @@ a recursive slave so nothing propagates back to the host, bind the rootfs on its
 config.json's mounts in order, make /dev, pivot_root, then the steps that need the final
 view (rootfsPropagation, read-only root, masked and read-only paths).
 """
+import errno
 import os
 import stat
 
-from pyrunc import devices, native, pathsafe
+from pyrunc import devices, lsm, native, pathsafe
 from pyrunc.errors import ConfigError, MountError
 from pyrunc.mounts import PROPAGATION
 from pyrunc.native import C
@@ -72,7 +73,15 @@ def mount_one(rootfd, m, plan):
                 finally:
                     os.close(nfd)
         else:
-            _mount(m.source or m.type, target, m.type, m.flags, m.data or None, what=dest)
+            data = lsm.mount_data(m.data, m.type, False,
+                                  (plan.config.get("linux") or {}).get("mountLabel"))
+            try:
+                _mount(m.source or m.type, target, m.type, m.flags, data or None, what=dest)
+            except MountError as e:
+                if data == m.data or e.errno != errno.EINVAL:
+                    raise
+                raise ConfigError("/linux/mountLabel", f"{e} (the context= option needs "
+                                  "SELinux)") from None
         if m.propagation or m.attr_set or m.attr_clr:
             nfd = pathsafe.open_in_root(rootfd, dest)
             try:

@@ -60,10 +60,16 @@ def _exec(ctx, opts, pos):
     if status == st.PAUSED and not opts["ignore_paused"]:
         raise PyruncError("cannot exec in a paused container (use --ignore-paused to override)")
     process = get_process(c, opts, pos[1:])
-    if opts["apparmor"] or process.get("apparmorProfile"):
-        raise PyruncError("apparmor profiles are not supported by pyrunc")
-    if opts["process_label"] or process.get("selinuxLabel"):
-        raise PyruncError("SELinux process labels are not supported by pyrunc")
+    # As runc: the flags override the process's fields; a SELinux label needs SELinux
+    # (lsm.check), an AppArmor profile is written and fails in the tenant if refused.
+    if opts["apparmor"]:
+        process["apparmorProfile"] = opts["apparmor"]
+    if opts["process_label"]:
+        process["selinuxLabel"] = opts["process_label"]
+    if process.get("selinuxLabel"):
+        from pyrunc import lsm
+        if not lsm.selinux_enabled():
+            raise PyruncError(lsm.SELINUX_DISABLED)
     for key in ("scheduler", "ioPriority", "execCPUAffinity"):
         if process.get(key) is not None:
             raise PyruncError(f"process {key} is not supported by pyrunc yet")

@@ -174,7 +174,7 @@ def _default_signals():
 # processes get exactly what the container's own process gets.
 STEPS = (init._rlimits, init._oom_score_adj, init._no_new_privs,
          init._seccomp_with_privileges, init._user_and_capabilities, init._find_executable,
-         init._close_fds, init._seccomp_late)
+         init._lsm_labels, init._close_fds, init._seccomp_late)
 
 
 def tenant(plan, sock):
