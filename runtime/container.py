@@ -79,6 +79,9 @@ def create(ctx, cid, bundle, opts):
     if (config.get("linux") or {}).get("seccomp"):
         from pyrunc import seccomp
         plan.seccomp = seccomp.prepare(config["linux"]["seccomp"])
+    if any(m.idmap for m in plan.mounts):
+        from pyrunc import idmap
+        idmap.open_trees(plan)
     sdir = _make_state_dir(ctx.root, cid)
     cgroup = None
     spawned = None

@@ -44,13 +44,15 @@ RECURSIVE = {
 }
 
 # Options pyrunc knows but does not implement yet: an error, never silently dropped.
-UNSUPPORTED = ("tmpcopyup", "idmap", "ridmap")
+UNSUPPORTED = ("tmpcopyup",)
+IDMAP = ("idmap", "ridmap")  # idmapped bind mounts (pyrunc.idmap)
 
 
 class MountSpec:
     """One OCI mount, parsed once in the parent."""
     __slots__ = ("destination", "type", "source", "flags", "propagation", "attr_set",
-                 "attr_clr", "data", "index")
+                 "attr_clr", "data", "index", "idmap", "uid_mappings", "gid_mappings",
+                 "tree_fd")
 
     def __init__(self, m, index):
         self.index = index
@@ -61,6 +63,10 @@ class MountSpec:
         self.propagation = []
         self.attr_set = 0
         self.attr_clr = 0
+        self.idmap = None  # "idmap" or "ridmap"
+        self.uid_mappings = m.get("uidMappings") or []
+        self.gid_mappings = m.get("gidMappings") or []
+        self.tree_fd = -1  # the idmapped detached mount, made by the parent
         data = []
         for opt in m.get("options") or ():
             if opt in FLAGS:
@@ -74,6 +80,8 @@ class MountSpec:
                     self.attr_clr |= attr
                 else:
                     self.attr_set |= attr
+            elif opt in IDMAP:
+                self.idmap = opt
             elif opt in UNSUPPORTED:
                 from pyrunc.errors import ConfigError
                 raise ConfigError(f"/mounts/{index}/options", f'mount option "{opt}" is not '

@@ -50,7 +50,9 @@ def mount_one(rootfd, m, plan):
         return _mount_cgroup(rootfd, m, plan)
     if m.is_bind:
         try:
-            src_is_dir = stat.S_ISDIR(os.stat(m.source).st_mode)
+            # an idmapped source is already open (the container's user may not reach it)
+            st = os.fstat(m.tree_fd) if m.tree_fd >= 0 else os.stat(m.source)
+            src_is_dir = stat.S_ISDIR(st.st_mode)
         except OSError as e:
             raise MountError(f"mount src={m.source}, dst={dest}: stat source", e) from None
     else:
@@ -60,8 +62,19 @@ def mount_one(rootfd, m, plan):
         if m.type != "proc":
             _check_proc_mount(m, pathsafe.path_in_root(rootfd, tfd))
         target = pathsafe.fd_path(tfd)
+        if m.tree_fd >= 0:
+            # idmapped: the parent made the detached tree (pyrunc.idmap); attach it here.
+            try:
+                native.move_mount(m.tree_fd, "", tfd, "",
+                                  C.MOVE_MOUNT_F_EMPTY_PATH | C.MOVE_MOUNT_T_EMPTY_PATH)
+            except OSError as e:
+                raise MountError(f"move_mount idmapped {m.source} to dst={dest}", e) from None
+            finally:
+                os.close(m.tree_fd)
+                m.tree_fd = -1
         if m.is_bind:
-            _mount(m.source, target, None, C.MS_BIND | (m.flags & C.MS_REC), what=dest)
+            if not m.idmap:
+                _mount(m.source, target, None, C.MS_BIND | (m.flags & C.MS_REC), what=dest)
             extra = m.flags & ~(C.MS_BIND | C.MS_REC | C.MS_REMOUNT)
             if extra:
                 # Bind ignores other flags: apply them with a remount of the new mount,
