@@ -27,6 +27,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -249,6 +250,14 @@ static void wait_for_start(const char *fd_arg)
     int w = open(path, O_WRONLY | O_CLOEXEC);
     if (w < 0)
         die("open exec fifo", path);
+    /* The reopen went through the container's /proc: it must have given back the fifo we
+     * hold, not a file that a mount over /proc (from an exec'd process) put there. */
+    struct stat held, got;
+    if (fstat(fd, &held) < 0 || fstat(w, &got) < 0 || held.st_dev != got.st_dev ||
+        held.st_ino != got.st_ino || !S_ISFIFO(got.st_mode)) {
+        errno = EXDEV;
+        die("open exec fifo: not our fifo:", path);
+    }
     if (blob && run_start_hooks(w) < 0)
         _exit(1);
     if (load_seccomp() < 0) {

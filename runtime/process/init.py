@@ -281,9 +281,10 @@ def _user_and_capabilities(plan):
 def _spare_gid(gid):
     """A gid mapped in our user namespace other than `gid` (65534 if possible), or None."""
     try:
-        with open("/proc/self/gid_map") as f:
+        fd = pathsafe.open_proc("self/gid_map", os.O_RDONLY)  # not a fake /proc (exec)
+        with open(fd) as f:
             ranges = [tuple(int(x) for x in line.split()[:3:2]) for line in f]
-    except OSError:
+    except (OSError, ValueError):
         return None
     mapped = [(first, first + size) for first, size in ranges]
     for cand in (65534, gid + 1, gid - 1, 0):
@@ -356,7 +357,14 @@ def _close_fds(plan):
     keep = set(range(3 + plan.listen_fds + plan.preserve_fds))
     keep.add(plan.fifo_fd)
     keep.add(plan.hooks_fd)
-    for name in os.listdir("/proc/self/fd"):
+    # Listed through a checked procfs: in `exec`, a container that may mount could put a
+    # fake /proc (whose fd list hides ours) in front of its own (CVE-2025-52881 class).
+    dfd = pathsafe.open_proc("self/fd", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        names = os.listdir(dfd)
+    finally:
+        os.close(dfd)
+    for name in names:
         fd = int(name)
         if fd in keep:
             os.set_inheritable(fd, True)

@@ -473,3 +473,41 @@ def test_device_paths_stay_in_rootfs(runtime, box, tmp_path):
         assert "null2" in r.stdout and "pcve-dotdot" in r.stdout
     else:
         clean_failure(runtime, r, b.id)
+
+
+def test_cve_2025_52881_exec_writes_into_a_fake_proc(runtime, box, tmp_path, request):
+    """A container allowed to mount puts a tmpfs over its own /proc, where everything
+    links to a real procfs except the LSM exec attributes, which link to the writer's own
+    `comm` (a procfs file that takes any write: runc 1.1.5's "is it on procfs" check
+    passes). The runtime entering it for `exec --apparmor` must not write the profile
+    there: that write "succeeds" and the process runs unconfined. This host has no
+    AppArmor, so an exec that succeeds is the proof (harmless: it renames a process)."""
+    after_runc_115(request, runtime, "CVE-2025-52881")
+    fake = ("R=/tmp/realproc F=/tmp/fake; mkdir -p $R $F && mount -t proc proc $R && "
+            "mount -t tmpfs fake $F && "
+            "for e in $(ls $R); do ln -s $R/$e $F/$e 2>/dev/null; done; "
+            "for d in self thread-self; do rm $F/$d; mkdir -p $F/$d/attr/apparmor; "
+            "for e in $(ls $R/self); do ln -s $R/$d/$e $F/$d/$e 2>/dev/null; done; "
+            "for e in $(ls $R/self/attr); do ln -s $R/$d/attr/$e $F/$d/attr/$e 2>/dev/null; "
+            "done; rm -f $F/$d/attr/exec; ln -s $R/thread-self/comm $F/$d/attr/exec; "
+            "ln -s $R/thread-self/comm $F/$d/attr/apparmor/exec; done; "
+            "mount --bind $F /proc && echo ready && sleep 60")
+    b = box.bundle("fakeproc", script=fake)
+    b.config["root"]["readonly"] = False
+    caps = b.config["process"]["capabilities"]
+    for s in ("bounding", "effective", "permitted"):
+        caps[s] = caps[s] + ["CAP_SYS_ADMIN"]
+    b.config["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"})
+    b.write()
+    log = tmp_path / "log"
+    with open(log, "w") as f:
+        p = subprocess.Popen(runtime.cmd("run", "--bundle", b.path, b.id), stdout=f,
+                             stderr=subprocess.STDOUT)
+    try:
+        assert wait_for(lambda: "ready" in log.read_text()), log.read_text()
+        r = runtime("exec", "--apparmor", "pcve-profile", b.id, "true")
+        assert r.returncode == 255, "exec --apparmor ran: the profile went elsewhere"
+    finally:
+        runtime("kill", b.id, "KILL")
+        p.wait(timeout=30)
+        runtime("delete", "--force", b.id)
