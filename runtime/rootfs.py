@@ -303,7 +303,16 @@ def open_devnull():
 
 
 def bind_console(slave_fd):
-    """Bind the pty slave over /dev/console (created as an empty file if missing)."""
+    """Bind the pty slave over /dev/console (created as an empty file if missing).
+    CVE-2025-52565 class: a /dev/console that is a symlink (in a /dev bound from the
+    image) would send the bind elsewhere, e.g. over a procfs file: refused."""
+    try:
+        st = os.stat("dev/console", dir_fd=_root_fd(), follow_symlinks=False)
+    except FileNotFoundError:
+        st = None
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        raise MountError("bind the console", OSError(errno.ELOOP, "/dev/console is a "
+                                                     "symlink"))
     fd = pathsafe.make_target(_root_fd(), "/dev/console", False)
     try:
         _mount(pathsafe.fd_path(slave_fd), pathsafe.fd_path(fd), None, C.MS_BIND,
