@@ -272,6 +272,12 @@ def _user_and_capabilities(plan):
     capabilities.apply_sets(sets)
     if not cwd_done:
         os.chdir(cwd)
+    # CVE-2024-21626: a cwd reached through an fd to a directory outside our root (such
+    # as /proc/self/fd/N) is "unreachable" to getcwd(), which fails with ENOENT then.
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise StepError(f'cwd "{cwd}" is outside the container') from None
     # The spec: an unset umask is left as the caller's (runc 1.1 resets it to 0022).
     umask = user.get("umask")
     if umask is not None:

@@ -206,6 +206,21 @@ def test_cve_2024_21626_exec_cwd_through_leaked_fd(runtime, box, tmp_path):
             assert len(r.stderr.strip().splitlines()) <= 2, r.stderr
 
 
+def test_cve_2024_21626_cwd_through_a_preserved_host_dir_fd(runtime, box, tmp_path):
+    """Even an fd handed over on purpose (--preserve-fds) must not become a cwd outside
+    the container: the runtime checks where the cwd ended up (getcwd)."""
+    b = box.bundle("cwdpf", script="pwd; ls ../../..")
+    b.config["process"]["cwd"] = "/proc/self/fd/3"
+    b.write()
+    # fd 3: a host directory, opened by a shell that then execs the runtime
+    p = subprocess.run(["sh", "-c", 'exec 3<"$0"; exec "$@"', str(tmp_path)]
+                       + runtime.cmd("run", "--preserve-fds", "1", "--bundle", b.path, b.id),
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "outside" in p.stderr, (p.stdout, p.stderr)
+    assert p.stdout == ""
+    assert b.id not in runtime.ids()
+
+
 # --- CVE-2021-30465 (symlinks in mount destinations)
 
 
