@@ -7,8 +7,8 @@
  *    executable of a process that container code can see once it runs.
  *  - Cost: a parked interpreter holds ~3 MiB of private memory; this holds a few pages.
  *
- * argv: pyrunc-init FIFO_FD[,HOOKS_FD][:SECCOMP_FD] PATH ARG0 [ARGS...]
- *       (FIFO_FD -1: no handshake)
+ * argv: pyrunc-init FIFO_FD[,HOOKS_FD][:SECCOMP_FD][!STDIO_MASK] PATH ARG0 [ARGS...]
+ *       (FIFO_FD -1: no handshake; STDIO_MASK: fds 0-2 to close first)
  * envp: the container process's environment, passed through to PATH.
  *
  * exec.fifo protocol: `pyrunc start` opens the read side, which unblocks our open; we run
@@ -286,6 +286,16 @@ int main(int argc, char **argv, char **envp)
     if (argc < 4) {
         errno = EINVAL;
         die("usage:", "FIFO_FD PATH ARG0 [ARGS...]");
+    }
+    /* "!MASK": fds 0-2 that the caller had closed; the libc of this secure exec opened
+     * /dev/null there. Closed again, so the container's process gets them closed. */
+    char *bang = strchr(argv[1], '!');
+    if (bang) {
+        int mask = atoi(bang + 1);
+        *bang = '\0';
+        for (int fd = 0; fd < 3; fd++)
+            if (mask & (1 << fd))
+                close(fd);
     }
     reset_signals();
     read_seccomp(argv[1]);

@@ -68,6 +68,8 @@ def create(ctx, cid, bundle, opts):
     if opts.get("console_socket") and not proc.get("terminal"):
         raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
     plan = Plan(cid, bundle, config, opts)
+    from pyrunc.process.init import hold_closed_stdio
+    plan.stdio_mask = hold_closed_stdio()
     given = os.path.normpath(os.path.join(bundle, config["root"]["path"]))
     if given != plan.rootfs:
         # runc refuses a symlinked rootfs path as well: what is checked must be what is used.

@@ -51,6 +51,8 @@ def main(ctx, args):
 
 def _exec(ctx, opts, pos):
     from pyrunc import state as st
+    from pyrunc.process.init import hold_closed_stdio
+    opts["stdio_mask"] = hold_closed_stdio()
     c = st.load(ctx.root, pos[0])
     if opts["pid_file"]:
         opts["pid_file"] = os.path.abspath(opts["pid_file"])
@@ -164,6 +166,7 @@ def run_process(c, process, opts, console=None):
     from pyrunc.container import helper_memfd
     from pyrunc.process import tenant
     plan = tenant.ExecPlan(c.id, c.config, process, opts["preserve_fds"])
+    plan.stdio_mask = opts.get("stdio_mask", 0)
     plan.console = console
     try:
         tenant.open_namespaces(plan, c.pid)

@@ -311,6 +311,31 @@ def _nondumpable_exec(plan):
         os.setresgid(-1, plan.spare_gid, -1)
 
 
+def hold_closed_stdio():
+    """In the CLI, before it opens anything: put /dev/null on each of fds 0-2 the caller
+    closed, and return their mask. Else one of our own fds would take that number and be
+    passed on as the container's stdio; and the exec of pyrunc-init is a secure one
+    (_nondumpable_exec), for which the libc fills closed fds 0-2 itself. pyrunc-init
+    closes them again (_closed_stdio), so the container gets what the caller gave."""
+    mask = 0
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            nfd = os.open("/dev/null", os.O_RDWR)
+            if nfd != fd:
+                os.dup2(nfd, fd)
+                os.close(nfd)
+            mask |= 1 << fd
+    return mask
+
+
+def _closed_stdio(plan):
+    """"!MASK" for pyrunc-init's argv (hold_closed_stdio)."""
+    mask = getattr(plan, "stdio_mask", 0)
+    return f"!{mask}" if mask else ""
+
+
 def _find_executable(plan):
     """args[0] resolved in the container's PATH, so a missing binary fails `create`."""
     args = plan.process["args"]
@@ -388,6 +413,7 @@ def _exec_helper(plan):
     _nondumpable_exec(plan)
     fds = str(plan.fifo_fd) + (f",{plan.hooks_fd}" if plan.hooks_fd >= 0 else "")
     fds += f":{plan.seccomp_fd}" if plan.seccomp_fd >= 0 else ""
+    fds += _closed_stdio(plan)
     argv = ["pyrunc-init", fds, plan.exec_path] + list(plan.process["args"])
     os.execve(plan.helper_fd, argv, dict(e.split("=", 1) for e in plan.env))
 

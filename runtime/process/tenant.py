@@ -194,6 +194,7 @@ def tenant(plan, sock):
         init.run_steps(plan, STEPS)
         sync.send(sock, ready=1)
         fds = "-1" + (f":{plan.seccomp_fd}" if plan.seccomp_fd >= 0 else "")
+        fds += init._closed_stdio(plan)
         argv = ["pyrunc-init", fds, plan.exec_path] + list(plan.process["args"])
         env = dict(e.split("=", 1) for e in plan.env)
         init._nondumpable_exec(plan)

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -169,6 +170,26 @@ def test_cve_2024_21626_only_stdio_reaches_the_container(runtime, box):
     assert r.stdout.split() == ["0", "1", "2"], r.stdout
     r = runtime("exec", b.id, "ls", "/proc/1/fd")
     assert r.stdout.split() == ["0", "1", "2"], r.stdout
+
+
+def test_closed_stdio_stays_closed(pyrunc, box):
+    """A caller's closed stdin must reach the process closed: no runtime fd (exec.fifo, the
+    root's O_PATH handle) may take fd 0 and be passed on as stdio (pyrunc-init's secure
+    exec would also fill it with /dev/null: init.hold_closed_stdio). pyrunc only: runc's
+    foreground exec gives the process pipes."""
+    runtime = pyrunc
+    b = box.bundle("closed", script="ls /proc/$$/fd; sleep 30")
+    b.write()
+    sh = ["sh", "-c", 'exec 0<&-; exec "$@"', "sh"]
+    for args in (("run", "-d", "--bundle", b.path, b.id),
+                 ("exec", b.id, "sh", "-c", "ls /proc/$$/fd; true")):
+        # files, not pipes: the detached container keeps its stdout
+        with tempfile.TemporaryFile() as out:
+            p = subprocess.run(sh + runtime.cmd(*args), stdout=out, stderr=out, timeout=30)
+            out.seek(0)
+            text = out.read().decode()
+        assert p.returncode == 0, text
+    assert text.split() == ["1", "2"], text
 
 
 def test_cve_2024_21626_cwd_through_leaked_fd_create(runtime, box, tmp_path):
