@@ -7,8 +7,8 @@
  *    executable of a process that container code can see once it runs.
  *  - Cost: a parked interpreter holds ~3 MiB of private memory; this holds a few pages.
  *
- * argv: pyrunc-init FIFO_FD[,HOOKS_FD][:SECCOMP_FD] PATH ARG0 [ARGS...]
- *       (FIFO_FD -1: no handshake)
+ * argv: pyrunc-init FIFO_FD[,HOOKS_FD][:SECCOMP_FD][!STDIO_MASK] PATH ARG0 [ARGS...]
+ *       (FIFO_FD -1: no handshake; STDIO_MASK: fds 0-2 to close first)
  * envp: the container process's environment, passed through to PATH.
  *
  * exec.fifo protocol: `pyrunc start` opens the read side, which unblocks our open; we run
@@ -27,6 +27,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -249,6 +250,14 @@ static void wait_for_start(const char *fd_arg)
     int w = open(path, O_WRONLY | O_CLOEXEC);
     if (w < 0)
         die("open exec fifo", path);
+    /* The reopen went through the container's /proc: it must have given back the fifo we
+     * hold, not a file that a mount over /proc (from an exec'd process) put there. */
+    struct stat held, got;
+    if (fstat(fd, &held) < 0 || fstat(w, &got) < 0 || held.st_dev != got.st_dev ||
+        held.st_ino != got.st_ino || !S_ISFIFO(got.st_mode)) {
+        errno = EXDEV;
+        die("open exec fifo: not our fifo:", path);
+    }
     if (blob && run_start_hooks(w) < 0)
         _exit(1);
     if (load_seccomp() < 0) {
@@ -268,9 +277,25 @@ int main(int argc, char **argv, char **envp)
 {
     /* Until execve, nothing in the container may read our fds or memory through /proc. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* Python exec'd us with a spare effective gid so that the kernel made us non-dumpable
+     * from the first instruction (pyrunc/process/init.py:_nondumpable_exec): back to the
+     * real gid, allowed without CAP_SETGID. The credential change keeps us non-dumpable. */
+    gid_t gid = getgid();
+    if (getegid() != gid && setresgid(gid, gid, gid) < 0)
+        die("setresgid", "");
     if (argc < 4) {
         errno = EINVAL;
         die("usage:", "FIFO_FD PATH ARG0 [ARGS...]");
+    }
+    /* "!MASK": fds 0-2 that the caller had closed; the libc of this secure exec opened
+     * /dev/null there. Closed again, so the container's process gets them closed. */
+    char *bang = strchr(argv[1], '!');
+    if (bang) {
+        int mask = atoi(bang + 1);
+        *bang = '\0';
+        for (int fd = 0; fd < 3; fd++)
+            if (mask & (1 << fd))
+                close(fd);
     }
     reset_signals();
     read_seccomp(argv[1]);

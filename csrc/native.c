@@ -10,6 +10,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <linux/capability.h>
 
 /* Debian 12's glibc 2.36 cannot include <linux/mount.h> beside <sys/mount.h>, and some of
@@ -48,6 +49,12 @@
 #endif
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
+#ifndef AT_FDCWD
+#define AT_FDCWD -100
 #endif
 #define RESOLVE_NO_XDEV 0x01
 #define RESOLVE_NO_MAGICLINKS 0x02
@@ -152,3 +159,12 @@ long pyrunc_join_session_keyring(const char *name)
 }
 
 int pyrunc_personality(unsigned long persona) { return personality(persona); }
+
+/* f_type of the filesystem holding fd (a magic number), or -1. */
+long pyrunc_fstatfs_type(int fd)
+{
+    struct statfs st;
+    if (fstatfs(fd, &st) < 0)
+        return -1;
+    return (long)st.f_type;
+}

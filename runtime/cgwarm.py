@@ -27,7 +27,6 @@ def start():
 
 def wait():
     """Call before forking: the thread is finished (its lock released) when this returns."""
-    global _done
     if _done is not None:
         _done.acquire()
         _done.release()

@@ -22,9 +22,6 @@ UNSUPPORTED = (
     ("/linux/memoryPolicy", ("linux", "memoryPolicy")),
     ("/linux/timeOffsets", ("linux", "timeOffsets")),
     ("/linux/netDevices", ("linux", "netDevices")),
-    ("/linux/mountLabel", ("linux", "mountLabel")),
-    ("/process/apparmorProfile", ("process", "apparmorProfile")),
-    ("/process/selinuxLabel", ("process", "selinuxLabel")),
     ("/process/scheduler", ("process", "scheduler")),
     ("/process/ioPriority", ("process", "ioPriority")),
     ("/process/execCPUAffinity", ("process", "execCPUAffinity")),
@@ -102,6 +99,9 @@ def check(config, need_process=True):
         raise ConfigError("/root/path", "is required")
     _opt(root, "readonly", "bool", "/root")
     _check_process(config, need_process, warnings)
+    if (config.get("process") or {}).get("selinuxLabel"):
+        from pyrunc import lsm
+        lsm.check(config.get("process"))
     for key in ("hostname", "domainname"):
         _opt(config, key, "string", "")
     _check_mounts(config)
@@ -182,8 +182,23 @@ def _check_mounts(config):
         _opt(m, "type", "string", p)
         _opt(m, "source", "string", p)
         _strings(m, "options", p)
-        if m.get("uidMappings") or m.get("gidMappings"):
-            raise ConfigError(f"{p}/uidMappings", "idmapped mounts are not supported by pyrunc yet")
+        for key in ("uidMappings", "gidMappings"):
+            for j, idm in enumerate(_opt(m, key, "array", p, [])):
+                _type(idm, "object", f"{p}/{key}/{j}")
+                for k in ("containerID", "hostID", "size"):
+                    _u32(idm.get(k), f"{p}/{key}/{j}/{k}")
+        opts = m.get("options") or ()
+        idmapped = "idmap" in opts or "ridmap" in opts
+        if bool(m.get("uidMappings")) != bool(m.get("gidMappings")):
+            raise ConfigError(f"{p}/uidMappings", "an idmapped mount needs both uidMappings "
+                              "and gidMappings")
+        if m.get("uidMappings") and not idmapped:
+            raise ConfigError(f"{p}/options", "uidMappings/gidMappings need the idmap or "
+                              "ridmap option")
+        if idmapped and m.get("type") != "bind" and "bind" not in opts \
+                and "rbind" not in opts:
+            raise ConfigError(f"{p}/options", "idmapped mounts are only supported for bind "
+                              "mounts")
 
 
 def _check_linux(config, linux, warnings):

@@ -74,6 +74,8 @@ def create(ctx, cid, bundle, opts):
     if os.geteuid() != 0:
         _check_rootless(config)
     plan = Plan(cid, bundle, config, opts)
+    from pyrunc.process.init import hold_closed_stdio
+    plan.stdio_mask = hold_closed_stdio()
     given = os.path.normpath(os.path.join(bundle, config["root"]["path"]))
     if given != plan.rootfs:
         # runc refuses a symlinked rootfs path as well: what is checked must be what is used.
@@ -85,6 +87,9 @@ def create(ctx, cid, bundle, opts):
     if (config.get("linux") or {}).get("seccomp"):
         from pyrunc import seccomp
         plan.seccomp = seccomp.prepare(config["linux"]["seccomp"])
+    if any(m.idmap for m in plan.mounts):
+        from pyrunc import idmap
+        idmap.open_trees(plan)
     sdir = _make_state_dir(ctx.root, cid, getattr(ctx, "xdg_root", False))
     cgroup = None
     spawned = None

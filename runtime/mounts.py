@@ -44,16 +44,18 @@ RECURSIVE = {
 }
 
 # Options pyrunc knows but does not implement yet: an error, never silently dropped.
-UNSUPPORTED = ("idmap", "ridmap")
+UNSUPPORTED = ()
 # Extensions that are not mount(2) flags: a tmpfs that starts with a copy of what the mount
 # point held (podman adds it to every --tmpfs and to the tmpfs mounts of --read-only).
 EXTENSIONS = ("tmpcopyup",)
+IDMAP = ("idmap", "ridmap")  # idmapped bind mounts (pyrunc.idmap)
 
 
 class MountSpec:
     """One OCI mount, parsed once in the parent."""
     __slots__ = ("destination", "type", "source", "flags", "propagation", "attr_set",
-                 "attr_clr", "data", "index", "copyup")
+                 "attr_clr", "data", "index", "copyup", "idmap", "uid_mappings",
+                 "gid_mappings", "tree_fd")
 
     def __init__(self, m, index):
         self.index = index
@@ -65,6 +67,10 @@ class MountSpec:
         self.attr_set = 0
         self.attr_clr = 0
         self.copyup = False
+        self.idmap = None  # "idmap" or "ridmap"
+        self.uid_mappings = m.get("uidMappings") or []
+        self.gid_mappings = m.get("gidMappings") or []
+        self.tree_fd = -1  # the idmapped detached mount, made by the parent
         data = []
         for opt in m.get("options") or ():
             if opt in FLAGS:
@@ -80,6 +86,8 @@ class MountSpec:
                     self.attr_set |= attr
             elif opt == "tmpcopyup":
                 self.copyup = True
+            elif opt in IDMAP:
+                self.idmap = opt
             elif opt in UNSUPPORTED:
                 from pyrunc.errors import ConfigError
                 raise ConfigError(f"/mounts/{index}/options", f'mount option "{opt}" is not '

@@ -88,3 +88,8 @@ def join_session_keyring(name):
 
 def personality(persona):
     return _check(lib.pyrunc_personality(persona))
+
+
+def fstatfs_type(fd):
+    """The filesystem magic number (statfs f_type) of the file `fd`."""
+    return _check(lib.pyrunc_fstatfs_type(fd))

@@ -5,11 +5,12 @@ a recursive slave so nothing propagates back to the host, bind the rootfs on its
 config.json's mounts in order, make /dev, pivot_root, then the steps that need the final
 view (rootfsPropagation, read-only root, masked and read-only paths).
 """
+import errno
 import os
 import stat
 
-from pyrunc import devices, native, pathsafe
-from pyrunc.errors import MountError
+from pyrunc import devices, lsm, native, pathsafe
+from pyrunc.errors import ConfigError, MountError
 from pyrunc.mounts import PROPAGATION
 from pyrunc.native import C
 
@@ -49,16 +50,31 @@ def mount_one(rootfd, m, plan):
         return _mount_cgroup(rootfd, m, plan)
     if m.is_bind:
         try:
-            src_is_dir = stat.S_ISDIR(os.stat(m.source).st_mode)
+            # an idmapped source is already open (the container's user may not reach it)
+            st = os.fstat(m.tree_fd) if m.tree_fd >= 0 else os.stat(m.source)
+            src_is_dir = stat.S_ISDIR(st.st_mode)
         except OSError as e:
             raise MountError(f"mount src={m.source}, dst={dest}: stat source", e) from None
     else:
         src_is_dir = True
     tfd = pathsafe.make_target(rootfd, dest, src_is_dir)
     try:
+        if m.type != "proc":
+            _check_proc_mount(m, pathsafe.path_in_root(rootfd, tfd))
         target = pathsafe.fd_path(tfd)
+        if m.tree_fd >= 0:
+            # idmapped: the parent made the detached tree (pyrunc.idmap); attach it here.
+            try:
+                native.move_mount(m.tree_fd, "", tfd, "",
+                                  C.MOVE_MOUNT_F_EMPTY_PATH | C.MOVE_MOUNT_T_EMPTY_PATH)
+            except OSError as e:
+                raise MountError(f"move_mount idmapped {m.source} to dst={dest}", e) from None
+            finally:
+                os.close(m.tree_fd)
+                m.tree_fd = -1
         if m.is_bind:
-            _mount(m.source, target, None, C.MS_BIND | (m.flags & C.MS_REC), what=dest)
+            if not m.idmap:
+                _mount(m.source, target, None, C.MS_BIND | (m.flags & C.MS_REC), what=dest)
             extra = m.flags & ~(C.MS_BIND | C.MS_REC | C.MS_REMOUNT)
             if extra:
                 # Bind ignores other flags: apply them with a remount of the new mount,
@@ -73,8 +89,16 @@ def mount_one(rootfd, m, plan):
             # tmpcopyup: keep a readable fd of the directory the tmpfs will hide, to copy from.
             below = (os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
                      if m.copyup else None)
+            data = lsm.mount_data(m.data, m.type, False,
+                                  (plan.config.get("linux") or {}).get("mountLabel"))
             try:
-                _mount(m.source or m.type, target, m.type, m.flags, m.data or None, what=dest)
+                try:
+                    _mount(m.source or m.type, target, m.type, m.flags, data or None, what=dest)
+                except MountError as e:
+                    if data == m.data or e.errno != errno.EINVAL:
+                        raise
+                    raise ConfigError("/linux/mountLabel", f"{e} (the context= option needs "
+                                      "SELinux)") from None
                 if below is not None:
                     nfd = pathsafe.open_in_root(rootfd, dest)
                     try:
@@ -146,6 +170,47 @@ def _copy_tree(src, dst):
         if not stat.S_ISLNK(mode):
             os.chmod(name, stat.S_IMODE(mode), dir_fd=dst)
         os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst, follow_symlinks=False)
+
+
+# Files under /proc that lxcfs emulates: the only mounts allowed inside /proc (runc's list).
+LXCFS_PROC = ("/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
+              "/proc/swaps", "/proc/uptime", "/proc/loadavg", "/proc/slabinfo",
+              "/proc/net/dev", "/proc/sys/kernel/ns_last_pid")
+
+
+def _check_proc_mount(m, where):
+    """CVE-2019-16884 class: something else than procfs on /proc, or anything mounted
+    inside it, would let the container feed fake files to whoever writes there after us
+    (LSM labels in /proc/self/attr, sysctls, oom_score_adj). As runc: /proc takes only a
+    procfs (a proc mount, or a bind of one), inside /proc only the lxcfs files. `where` is
+    the target after symlinks, so a link to /proc in the image does not get around it."""
+    if where != "/proc" and not where.startswith("/proc/"):
+        return
+    if where == "/proc":
+        if m.is_bind and _is_procfs(m.source):
+            return
+        why = "it is not of type proc"
+    elif where in LXCFS_PROC:
+        return
+    else:
+        why = "it is inside /proc"
+    raise ConfigError(f"/mounts/{m.index}/destination",
+                      f'"{m.destination}" cannot be mounted because {why}')
+
+
+def _is_procfs(path):
+    """The filesystem type of `path`, from mountinfo (Python has no statfs)."""
+    try:
+        dev = os.stat(path).st_dev
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                major, minor = fields[2].split(":")
+                if os.makedev(int(major), int(minor)) == dev:
+                    return fields[fields.index("-") + 1] == "proc"
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
 
 
 def _locked_flags(fd):
@@ -302,7 +367,16 @@ def open_devnull():
 
 
 def bind_console(slave_fd):
-    """Bind the pty slave over /dev/console (created as an empty file if missing)."""
+    """Bind the pty slave over /dev/console (created as an empty file if missing).
+    CVE-2025-52565 class: a /dev/console that is a symlink (in a /dev bound from the
+    image) would send the bind elsewhere, e.g. over a procfs file: refused."""
+    try:
+        st = os.stat("dev/console", dir_fd=_root_fd(), follow_symlinks=False)
+    except FileNotFoundError:
+        st = None
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        raise MountError("bind the console", OSError(errno.ELOOP, "/dev/console is a "
+                                                     "symlink"))
     fd = pathsafe.make_target(_root_fd(), "/dev/console", False)
     try:
         _mount(pathsafe.fd_path(slave_fd), pathsafe.fd_path(fd), None, C.MS_BIND,

@@ -51,6 +51,8 @@ def main(ctx, args):
 
 def _exec(ctx, opts, pos):
     from pyrunc import state as st
+    from pyrunc.process.init import hold_closed_stdio
+    opts["stdio_mask"] = hold_closed_stdio()
     c = st.load(ctx.root, pos[0])
     if opts["pid_file"]:
         opts["pid_file"] = os.path.abspath(opts["pid_file"])
@@ -60,10 +62,16 @@ def _exec(ctx, opts, pos):
     if status == st.PAUSED and not opts["ignore_paused"]:
         raise PyruncError("cannot exec in a paused container (use --ignore-paused to override)")
     process = get_process(c, opts, pos[1:])
-    if opts["apparmor"] or process.get("apparmorProfile"):
-        raise PyruncError("apparmor profiles are not supported by pyrunc")
-    if opts["process_label"] or process.get("selinuxLabel"):
-        raise PyruncError("SELinux process labels are not supported by pyrunc")
+    # As runc: the flags override the process's fields; a SELinux label needs SELinux
+    # (lsm.check), an AppArmor profile is written and fails in the tenant if refused.
+    if opts["apparmor"]:
+        process["apparmorProfile"] = opts["apparmor"]
+    if opts["process_label"]:
+        process["selinuxLabel"] = opts["process_label"]
+    if process.get("selinuxLabel"):
+        from pyrunc import lsm
+        if not lsm.selinux_enabled():
+            raise PyruncError(lsm.SELINUX_DISABLED)
     for key in ("scheduler", "ioPriority", "execCPUAffinity"):
         if process.get(key) is not None:
             raise PyruncError(f"process {key} is not supported by pyrunc yet")
@@ -158,6 +166,7 @@ def run_process(c, process, opts, console=None):
     from pyrunc.container import helper_memfd
     from pyrunc.process import tenant
     plan = tenant.ExecPlan(c.id, c.config, process, opts["preserve_fds"])
+    plan.stdio_mask = opts.get("stdio_mask", 0)
     plan.console = console
     try:
         tenant.open_namespaces(plan, c.pid)

@@ -7,7 +7,7 @@ from pyrunc.cli.common import parse_cmd
 def features():
     from pyrunc import SPEC_VERSION, __version__
     from pyrunc.capabilities import NAMES
-    from pyrunc.mounts import EXTENSIONS, FLAGS, PROPAGATION, RECURSIVE
+    from pyrunc.mounts import EXTENSIONS, FLAGS, IDMAP, PROPAGATION, RECURSIVE
     from pyrunc.seccomp import features as seccomp_features
     return {
         "ociVersionMin": "1.0.0",
@@ -15,17 +15,17 @@ def features():
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer",
                   "poststart", "poststop"],
         "mountOptions": sorted(set(FLAGS) | set(PROPAGATION) | set(RECURSIVE)
-                               | set(EXTENSIONS)),
+                               | set(EXTENSIONS) | set(IDMAP)),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "uts"],
             "capabilities": sorted(NAMES, key=NAMES.get),
             "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": False,
                        "rdma": True},
             "seccomp": seccomp_features(),
-            "apparmor": {"enabled": False},
-            "selinux": {"enabled": False},
+            "apparmor": {"enabled": True},
+            "selinux": {"enabled": True},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": True}},
             "netDevices": {"enabled": False},
         },
         "annotations": {"io.github.pyrunc.version": __version__},

@@ -14,7 +14,7 @@ import _socket as socket
 import struct
 import termios
 
-from pyrunc import capabilities, hooks, native, rootfs, seccomp
+from pyrunc import capabilities, hooks, lsm, native, pathsafe, rootfs, seccomp
 from pyrunc.errors import PyruncError
 from pyrunc.process import sync
 from pyrunc.process.sync import child_fail
@@ -81,6 +81,11 @@ def _create_container_hooks(plan):
     if hooks.hooks_of(plan.config, "createContainer"):
         state = hooks.state_json(plan.config, plan.id, "creating", os.getpid(), plan.bundle)
         hooks.run(plan.config, "createContainer", state, cwd=plan.rootfs)
+
+
+def _lsm_labels(plan):
+    # AppArmor profile / SELinux label for the next exec (pyrunc-init's, see lsm.py).
+    lsm.apply_exec_labels(plan.process)
 
 
 def _start_container_hooks(plan):
@@ -159,12 +164,20 @@ def _hostname(plan):
 
 def _sysctl(plan):
     for key, value in ((plan.config.get("linux") or {}).get("sysctl") or {}).items():
-        path = "/proc/sys/" + key.replace(".", "/")
         try:
-            with open(path, "w") as f:
-                f.write(value)
+            _write_proc("sys/" + key.replace(".", "/"), value)
         except OSError as e:
-            raise StepError(f"write sysctl {key}={value}: {e.strerror}") from None
+            raise StepError(f"write sysctl {key}={value}: {e.filename}: {e.strerror}") \
+                from None
+
+
+def _write_proc(rel, value):
+    """A write into the container's procfs that no mount can redirect (pathsafe)."""
+    fd = pathsafe.open_proc(rel, os.O_WRONLY)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
 
 
 def _readonly_and_masked_paths(plan):
@@ -217,8 +230,7 @@ def _rlim(v):
 def _oom_score_adj(plan):
     adj = plan.process.get("oomScoreAdj")
     if adj is not None:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(adj))
+        _write_proc("self/oom_score_adj", str(adj))
 
 
 def _no_new_privs(plan):
@@ -271,12 +283,20 @@ def _user_and_capabilities(plan):
             raise StepError("setgroups: /process/user/additionalGids cannot be set in this "
                             "user namespace (setgroups is denied: rootless, gid map written "
                             "without newgidmap)") from None
-    os.setresgid(gid, gid, gid)
+    # The saved gid keeps a spare gid for _nondumpable_exec (see there).
+    plan.spare_gid = _spare_gid(gid)
+    os.setresgid(gid, gid, gid if plan.spare_gid is None else plan.spare_gid)
     os.setresuid(uid, uid, uid)
     native.prctl(PR_SET_KEEPCAPS, 0)
     capabilities.apply_sets(sets)
     if not cwd_done:
         os.chdir(cwd)
+    # CVE-2024-21626: a cwd reached through an fd to a directory outside our root (such
+    # as /proc/self/fd/N) is "unreachable" to getcwd(), which fails with ENOENT then.
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise StepError(f'cwd "{cwd}" is outside the container') from None
     # The spec: an unset umask is left as the caller's (runc 1.1 resets it to 0022).
     umask = user.get("umask")
     if umask is not None:
@@ -289,6 +309,58 @@ def _setgroups_denied():
             return f.read().strip() == "deny"
     except OSError:
         return False
+
+
+def _spare_gid(gid):
+    """A gid mapped in our user namespace other than `gid` (65534 if possible), or None."""
+    try:
+        fd = pathsafe.open_proc("self/gid_map", os.O_RDONLY)  # not a fake /proc (exec)
+        with open(fd) as f:
+            ranges = [tuple(int(x) for x in line.split()[:3:2]) for line in f]
+    except (OSError, ValueError):
+        return None
+    mapped = [(first, first + size) for first, size in ranges]
+    for cand in (65534, gid + 1, gid - 1, 0):
+        if cand != gid and cand >= 0 and any(a <= cand < b for a, b in mapped):
+            return cand
+    return None
+
+
+def _nondumpable_exec(plan):
+    """CVE-2016-9962 class: execve() makes a process dumpable again, so pyrunc-init would
+    be ptrace-able by the container's processes until its first instruction, before it
+    loads seccomp (NNP) or while it holds exec.fifo. The kernel leaves an exec'd process
+    non-dumpable when its effective gid differs from its real one: switch the effective
+    gid to the spare one kept as saved gid (no capability needed), and pyrunc-init puts
+    the real gid back first thing. Gids, not uids: capabilities across exec depend on uids.
+    Without a spare gid (a user namespace mapping one gid) the window stays open."""
+    if getattr(plan, "spare_gid", None) is not None:
+        os.setresgid(-1, plan.spare_gid, -1)
+
+
+def hold_closed_stdio():
+    """In the CLI, before it opens anything: put /dev/null on each of fds 0-2 the caller
+    closed, and return their mask. Else one of our own fds would take that number and be
+    passed on as the container's stdio; and the exec of pyrunc-init is a secure one
+    (_nondumpable_exec), for which the libc fills closed fds 0-2 itself. pyrunc-init
+    closes them again (_closed_stdio), so the container gets what the caller gave."""
+    mask = 0
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            nfd = os.open("/dev/null", os.O_RDWR)
+            if nfd != fd:
+                os.dup2(nfd, fd)
+                os.close(nfd)
+            mask |= 1 << fd
+    return mask
+
+
+def _closed_stdio(plan):
+    """"!MASK" for pyrunc-init's argv (hold_closed_stdio)."""
+    mask = getattr(plan, "stdio_mask", 0)
+    return f"!{mask}" if mask else ""
 
 
 def _find_executable(plan):
@@ -343,7 +415,14 @@ def _close_fds(plan):
     keep = set(range(3 + plan.listen_fds + plan.preserve_fds))
     keep.add(plan.fifo_fd)
     keep.add(plan.hooks_fd)
-    for name in os.listdir("/proc/self/fd"):
+    # Listed through a checked procfs: in `exec`, a container that may mount could put a
+    # fake /proc (whose fd list hides ours) in front of its own (CVE-2025-52881 class).
+    dfd = pathsafe.open_proc("self/fd", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        names = os.listdir(dfd)
+    finally:
+        os.close(dfd)
+    for name in names:
         fd = int(name)
         if fd in keep:
             os.set_inheritable(fd, True)
@@ -358,8 +437,10 @@ def _close_fds(plan):
 
 def _exec_helper(plan):
     sync.send(plan.sock, ready=1)
+    _nondumpable_exec(plan)
     fds = str(plan.fifo_fd) + (f",{plan.hooks_fd}" if plan.hooks_fd >= 0 else "")
     fds += f":{plan.seccomp_fd}" if plan.seccomp_fd >= 0 else ""
+    fds += _closed_stdio(plan)
     argv = ["pyrunc-init", fds, plan.exec_path] + list(plan.process["args"])
     os.execve(plan.helper_fd, argv, dict(e.split("=", 1) for e in plan.env))
 
@@ -383,6 +464,7 @@ STEPS = (
     _seccomp_with_privileges,
     _user_and_capabilities,
     _find_executable,
+    _lsm_labels,
     _start_container_hooks,
     _close_fds,
     _seccomp_late,

@@ -175,7 +175,7 @@ def _default_signals():
 # processes get exactly what the container's own process gets.
 STEPS = (init._rlimits, init._oom_score_adj, init._no_new_privs,
          init._seccomp_with_privileges, init._user_and_capabilities, init._find_executable,
-         init._close_fds, init._seccomp_late)
+         init._lsm_labels, init._close_fds, init._seccomp_late)
 
 
 def tenant(plan, sock):
@@ -196,8 +196,10 @@ def tenant(plan, sock):
         init.run_steps(plan, STEPS)
         sync.send(sock, ready=1)
         fds = "-1" + (f":{plan.seccomp_fd}" if plan.seccomp_fd >= 0 else "")
+        fds += init._closed_stdio(plan)
         argv = ["pyrunc-init", fds, plan.exec_path] + list(plan.process["args"])
         env = dict(e.split("=", 1) for e in plan.env)
+        init._nondumpable_exec(plan)
         # fexecve of the sealed memfd: python3 is replaced by a binary that is no host file.
         os.execve(plan.helper_fd, argv, env)
     except BaseException as e:

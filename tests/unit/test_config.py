@@ -32,7 +32,7 @@ def test_default_spec_is_valid():
     (("linux", "devices"), [{"path": "/dev/x", "type": "q", "major": 1, "minor": 1}],
      "/linux/devices/0/type"),
     (("linux", "sysctl"), {"net.ipv4.ip_forward": 1}, "/linux/sysctl/net.ipv4.ip_forward"),
-    (("process", "apparmorProfile"), "x", "/process/apparmorProfile"),
+    (("process", "scheduler"), {"policy": "SCHED_OTHER"}, "/process/scheduler"),
 ])
 def test_pointer_of_bad_field(path, value, pointer):
     c = spec()
