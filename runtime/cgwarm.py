@@ -20,6 +20,13 @@ def start():
     global _done
     if _done is not None or os.geteuid() != 0:
         return
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            # A closed stdio fd: the thread's own fds would take its number while the CLI
+            # fills the gaps with /dev/null (process.init.hold_closed_stdio). Skip the warm-up.
+            return
     _done = _thread.allocate_lock()
     _done.acquire()
     _thread.start_new_thread(_poke, (_done,))
