@@ -25,7 +25,7 @@ def features():
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": False}},
-            "netDevices": {"enabled": False},
+            "netDevices": {"enabled": True},
         },
         "annotations": {"io.github.pyrunc.version": __version__},
         "potentiallyUnsafeConfigAnnotations": [],
