@@ -21,7 +21,6 @@ UNSUPPORTED = (
     ("/linux/intelRdt", ("linux", "intelRdt")),
     ("/linux/memoryPolicy", ("linux", "memoryPolicy")),
     ("/linux/timeOffsets", ("linux", "timeOffsets")),
-    ("/linux/netDevices", ("linux", "netDevices")),
     ("/process/scheduler", ("process", "scheduler")),
     ("/process/ioPriority", ("process", "ioPriority")),
     ("/process/execCPUAffinity", ("process", "execCPUAffinity")),
@@ -260,6 +259,7 @@ def _check_linux(config, linux, warnings):
         for k in ("fileMode", "uid", "gid"):
             if d.get(k) is not None:
                 _u32(d[k], f"{p}/{k}")
+    _check_net_devices(linux, nss)
     _opt(linux, "cgroupsPath", "string", "/linux")
     pers = _opt(linux, "personality", "object", "/linux")
     if pers is not None:
@@ -272,6 +272,40 @@ def _check_linux(config, linux, warnings):
     if linux.get("seccomp") is not None:
         from pyrunc.seccomp import check as check_seccomp
         check_seccomp(linux["seccomp"])
+
+
+def _check_net_devices(linux, nss):
+    """linux.netDevices: host name -> {"name": name in the container}. Names are checked
+    the way the kernel would refuse them; the devices must go to a network namespace the
+    container owns (a joined one outlives the container, and the host's is the host's)."""
+    devs = _opt(linux, "netDevices", "object", "/linux", {})
+    if not devs:
+        return
+    if nss.get("network", 1) != "":
+        raise ConfigError("/linux/netDevices", "moving network devices needs a new network "
+                          "namespace")
+    seen = {}
+    for host, dev in devs.items():
+        p = "/linux/netDevices/" + host.replace("~", "~0").replace("/", "~1")
+        if not valid_ifname(host):
+            raise ConfigError(p, f"invalid network device name {host!r}")
+        _type(dev, "object", p)
+        name = _opt(dev, "name", "string", p, "") or host
+        if not valid_ifname(name):
+            raise ConfigError(f"{p}/name", f"invalid network device name {name!r}")
+        if name in seen or name == "lo":
+            raise ConfigError(f"{p}/name", f"network device name {name!r} is already used in "
+                              "the container")
+        seen[name] = host
+
+
+def valid_ifname(name):
+    """What the kernel's dev_valid_name() accepts: 1 to 15 bytes, not "." or "..", no
+    "/", ":" or whitespace."""
+    raw = name.encode(errors="surrogateescape")
+    if not 0 < len(raw) < 16 or name in (".", ".."):
+        return False
+    return not any(c in "/:\0" or c.isspace() for c in name)
 
 
 _IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",

@@ -66,7 +66,8 @@ def create(ctx, cid, bundle, opts):
     for w in cfg.check(config):
         ctx.log.warning(w)
     proc = config["process"]
-    if proc.get("terminal") and not opts.get("console_socket"):
+    # `run` in the foreground passes its own end (console_sock) and proxies the terminal.
+    if proc.get("terminal") and not (opts.get("console_socket") or opts.get("console_sock")):
         raise PyruncError("cannot allocate tty if pyrunc will detach without setting "
                           "console socket")
     if opts.get("console_socket") and not proc.get("terminal"):
@@ -84,6 +85,10 @@ def create(ctx, cid, bundle, opts):
     if not os.path.isdir(plan.rootfs):
         raise PyruncError(f"config.json /root/path: rootfs {plan.rootfs} is not a directory")
     _check_preserved(plan)
+    netdevs = (config.get("linux") or {}).get("netDevices")
+    if netdevs:
+        from pyrunc import netdev
+        plan.netdevs = netdev.Mover(netdevs)  # fails here if a device is not on the host
     if (config.get("linux") or {}).get("seccomp"):
         from pyrunc import seccomp
         plan.seccomp = seccomp.prepare(config["linux"]["seccomp"])
@@ -93,14 +98,22 @@ def create(ctx, cid, bundle, opts):
     sdir = _make_state_dir(ctx.root, cid, getattr(ctx, "xdg_root", False))
     cgroup = None
     spawned = None
+    pidfd_sock = None
     try:
         fifo = os.path.join(sdir, st.FIFO)
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)
         plan.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        if os.environ.get("NOTIFY_SOCKET"):
+            from pyrunc import notify
+            notify.prepare(plan, sdir)
         plan.helper_fd = helper_memfd()
         if opts.get("console_socket"):
             plan.console_sock = _connect_console(opts["console_socket"])
+        elif opts.get("console_sock") is not None:
+            plan.console_sock = opts["console_sock"]
+        if opts.get("pidfd_socket"):
+            pidfd_sock = connect_pidfd_socket(opts["pidfd_socket"])
         # Imported before the cgroup is made: mkdir in a cgroup hierarchy waits while the
         # attach grace period started by cgwarm is still running; importing overlaps it.
         from pyrunc.process.spawn import start_init
@@ -121,6 +134,8 @@ def create(ctx, cid, bundle, opts):
         spawned = start_init(plan, join, lambda pid: _creating_hooks(plan, pid), apply)
         plan.cgroup_saved = cgroup.save() if cgroup else None
         pid = spawned.init_pid
+        if pidfd_sock is not None:
+            send_pidfd(pidfd_sock, pid, b"standard")
         stat = st.proc_stat(pid)
         data = {
             "id": cid, "pid": pid, "start_time": stat[1] if stat else 0,
@@ -132,12 +147,20 @@ def create(ctx, cid, bundle, opts):
         c.save()
         if opts.get("pid_file"):
             write_pid_file(opts["pid_file"], pid)
+        if plan.netdevs is not None:
+            plan.netdevs.done()
         return c
     except BaseException:
+        if plan.netdevs is not None:
+            # Before init dies: a virtual device would die with the network namespace.
+            plan.netdevs.rollback()
         if spawned is not None:
             spawned.kill()
         _cleanup_failed(sdir, cgroup)
         raise
+    finally:
+        if pidfd_sock is not None:
+            pidfd_sock.close()
 
 
 def _connect_console(path):
@@ -149,6 +172,36 @@ def _connect_console(path):
         s.close()
         raise SyscallError(f"connect to console socket {path}", e) from None
     return s
+
+
+def connect_pidfd_socket(path):
+    """--pidfd-socket (runc 1.2): connected up front, so that a bad path fails before
+    anything runs; the pidfd goes out once the process exists."""
+    import _socket
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise SyscallError(f"connect to pidfd socket {path}", e) from None
+    return s
+
+
+def send_pidfd(sock, pid, kind):
+    """A pidfd of `pid` in one SCM_RIGHTS message whose payload names the process kind, as
+    runc's: b"standard" for the container's init, b"setns" for an exec'd process."""
+    import struct
+    import _socket
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError as e:
+        raise SyscallError(f"pidfd_open {pid}", e) from None
+    try:
+        sock.sendmsg([kind], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", pidfd))])
+    except OSError as e:
+        raise SyscallError("send pidfd on socket", e) from None
+    finally:
+        os.close(pidfd)
 
 
 def _check_preserved(plan):
@@ -264,6 +317,11 @@ def _creating_hooks(plan, pid):
     if plan.seccomp is not None and plan.seccomp.sock is not None:
         # Init has its copy and sends the notify fd on it: the listener must see EOF then.
         plan.seccomp.sock.close()
+    if plan.netdevs is not None:
+        # runc's order: the devices are in the container's namespace before the hooks run.
+        plan.netdevs.attach(pid)
+    if not plan.config.get("hooks"):
+        return
     from pyrunc import hooks
     state = hooks.state_json(plan.config, plan.id, "creating", pid, plan.bundle)
     hooks.run(plan.config, "prestart", state)
@@ -319,12 +377,31 @@ def write_pid_file(path, pid):
     os.rename(tmp, path)
 
 
-def start(c):
+def start(c, wait_ready=True):
+    """Let the parked init exec the process. Under NOTIFY_SOCKET, wait for the container's
+    READY= and pass it on (wait_ready), or return the notify.Listener that will."""
     status = c.status()
     if status == st.STOPPED:
         raise InvalidState("cannot start a container that has stopped")
     if status != st.CREATED:
         raise InvalidState("cannot start an already running container")
+    listener = None
+    if os.environ.get("NOTIFY_SOCKET") and os.path.isdir(os.path.join(c.dir, "notify")):
+        from pyrunc import notify
+        listener = notify.Listener(c, os.environ["NOTIFY_SOCKET"])
+    try:
+        _start(c)
+    except BaseException:
+        if listener is not None:
+            listener.close()
+        raise
+    if listener is not None and wait_ready:
+        listener.forward(c.pid)
+        return None
+    return listener
+
+
+def _start(c):
     fifo = os.path.join(c.dir, st.FIFO)
     try:
         fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)

@@ -20,9 +20,6 @@ def create_opts(opts):
     if out.get("pid_file"):
         # Relative to the caller's cwd, before create moves into the bundle.
         out["pid_file"] = os.path.abspath(out["pid_file"])
-    if out.get("pidfd_socket"):
-        from pyrunc.errors import PyruncError
-        raise PyruncError("--pidfd-socket is not supported by pyrunc yet")
     return out
 
 

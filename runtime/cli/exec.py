@@ -75,75 +75,40 @@ def _exec(ctx, opts, pos):
     for key in ("scheduler", "ioPriority", "execCPUAffinity"):
         if process.get(key) is not None:
             raise PyruncError(f"process {key} is not supported by pyrunc yet")
-    if opts["pidfd_socket"]:
-        raise PyruncError("--pidfd-socket is not supported by pyrunc yet")
     if process.get("terminal") and opts["detach"] and not opts["console_socket"]:
         raise PyruncError("cannot allocate tty if pyrunc will detach without setting "
                           "console socket")
     if opts["console_socket"] and not process.get("terminal"):
         raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
     _check_preserved(opts["preserve_fds"])
+    from pyrunc.container import connect_pidfd_socket, send_pidfd
+    pidfd_sock = connect_pidfd_socket(opts["pidfd_socket"]) if opts["pidfd_socket"] else None
     console = mine = None
     if process.get("terminal"):
         console, mine = _console_socket(opts["console_socket"])
     # In the foreground, signals are caught from before the process exists (the process can
     # run, and be signalled through us, before start() returns) and handed on once its pid
     # is known, as runc's signal handler does.
-    fwd = None if opts["detach"] else Forwarder()
+    from pyrunc.cli import foreground
+    fwd = None if opts["detach"] else foreground.Forwarder()
     try:
         pid = run_process(c, process, opts, console)
+        if pidfd_sock is not None:
+            send_pidfd(pidfd_sock, pid, b"setns")
         if opts["pid_file"]:
             from pyrunc.container import write_pid_file
             write_pid_file(opts["pid_file"], pid)
         if opts["detach"]:
             return 0
         if mine is not None:
-            return _proxy_tty(mine, pid, fwd)
+            return foreground.proxy_tty(foreground.receive_pty(mine), pid, fwd)
         fwd.set_pid(pid)
-        return _wait(pid)
+        return foreground.wait(pid)
     finally:
         if mine is not None:
             mine.close()
-
-
-class Forwarder:
-    """Catch every catchable signal; queue them until the pid is known, then forward."""
-
-    def __init__(self):
-        import signal
-        self.me = os.getpid()
-        self.winch = signal.SIGWINCH
-        self.pid = 0
-        self.pending = []
-        self.on_winch = None
-        for sig in signal.valid_signals():
-            if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
-                continue
-            try:
-                signal.signal(sig, self._handle)
-            except (OSError, ValueError):
-                pass
-
-    def _handle(self, sig, _frame):
-        if os.getpid() != self.me:
-            return  # a forked setup process before it reset its handlers
-        if sig == self.winch and self.on_winch:
-            self.on_winch()
-        if not self.pid:
-            self.pending.append(sig)
-            return
-        try:
-            os.kill(self.pid, sig)
-        except ProcessLookupError:
-            pass
-
-    def set_pid(self, pid):
-        self.pid = pid
-        while self.pending:
-            try:
-                os.kill(pid, self.pending.pop(0))
-            except ProcessLookupError:
-                pass
+        if pidfd_sock is not None:
+            pidfd_sock.close()
 
 
 def _console_socket(path):
@@ -297,101 +262,3 @@ def _validate(p):
     user = p.get("user") or {}
     if not isinstance(user, dict):
         raise PyruncError("user must be an object")
-
-
-def _proxy_tty(sock, pid, fwd):
-    """Foreground --tty: receive the pty master, copy stdin -> master -> stdout until the
-    process exits, forwarding signals (and the window size) as runc does. Returns its status."""
-    import select
-    import socket
-    import termios
-    import tty
-    _, fds, _, _ = socket.recv_fds(sock, 4096, 1)
-    if not fds:
-        raise PyruncError("no pty master received from the exec'd process")
-    master = fds[0]
-    saved = None
-    if os.isatty(0):
-        saved = termios.tcgetattr(0)
-        tty.setraw(0)
-
-    def winch(*_):
-        try:
-            import fcntl
-            size = fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8)
-            fcntl.ioctl(master, termios.TIOCSWINSZ, size)
-        except OSError:
-            pass
-
-    if saved is not None:
-        winch()
-        fwd.on_winch = winch
-    fwd.set_pid(pid)
-    try:
-        poller = select.poll()
-        poller.register(master, select.POLLIN)
-        stdin_open = True
-        try:
-            poller.register(0, select.POLLIN)
-        except (OSError, ValueError):
-            stdin_open = False
-        done = False
-        while not done:
-            for fd, ev in poller.poll(200):
-                if fd == master:
-                    try:
-                        data = os.read(master, 65536)
-                    except OSError:  # EIO: every peer fd is closed
-                        data = b""
-                    if not data:
-                        done = True
-                        break
-                    _write_all(1, data)
-                elif fd == 0:
-                    data = os.read(0, 65536) if ev & (select.POLLIN | select.POLLHUP) else b""
-                    if data:
-                        _write_all(master, data)
-                    else:
-                        poller.unregister(0)
-                        stdin_open = False
-                        _write_all(master, b"\x04")  # EOF for the pty's reader
-            if not done and _exited(pid):
-                done = True
-        del stdin_open
-    finally:
-        if saved is not None:
-            termios.tcsetattr(0, termios.TCSADRAIN, saved)
-        os.close(master)
-    return _wait(pid)
-
-
-def _write_all(fd, data):
-    while data:
-        n = os.write(fd, data)
-        data = data[n:]
-
-
-_STATUS = {}
-
-
-def _exited(pid):
-    try:
-        wpid, status = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    if wpid == pid:
-        _STATUS[pid] = status
-        return True
-    return False
-
-
-def _wait(pid):
-    status = _STATUS.get(pid)
-    if status is None:
-        try:
-            _, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            return 255
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)

@@ -26,7 +26,7 @@ def features():
             "selinux": {"enabled": True},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": True}},
-            "netDevices": {"enabled": False},
+            "netDevices": {"enabled": True},
         },
         "annotations": {"io.github.pyrunc.version": __version__},
         "potentiallyUnsafeConfigAnnotations": [],

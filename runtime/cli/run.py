@@ -2,7 +2,8 @@
 
 In the foreground pyrunc forwards the signals it gets to the container's init and exits
 with init's status (128+signal when a signal killed it), then deletes the container unless
---keep. --no-subreaper is accepted for compatibility: pyrunc needs to be a subreaper while
+--keep. With process.terminal and no --console-socket, pyrunc takes the pty master itself
+and proxies its own terminal to it, as `exec -t` does (pyrunc/cli/foreground.py). --no-subreaper is accepted for compatibility: pyrunc needs to be a subreaper while
 it creates the container (init is re-parented to it), so the flag changes nothing.
 """
 import os
@@ -21,34 +22,65 @@ def main(ctx, args):
     if opts["detach"] and opts["keep"]:
         from pyrunc.errors import PyruncError
         raise PyruncError("--detach and --keep cannot both be set")
-    if not opts["detach"] and not opts["console_socket"]:
-        _refuse_foreground_terminal(opts["bundle"] or ".")
-    c = container.create(ctx, pos[0], opts["bundle"] or ".", create_opts(opts))
+    copts = create_opts(opts)
+    mine = None
+    if not opts["detach"] and not opts["console_socket"] and \
+            _wants_terminal(opts["bundle"] or "."):
+        import _socket
+        copts["console_sock"], mine = _socket.socketpair(_socket.AF_UNIX,
+                                                         _socket.SOCK_STREAM)
     try:
-        container.start(c)
+        c = container.create(ctx, pos[0], opts["bundle"] or ".", copts)
+    finally:
+        if copts.get("console_sock") is not None:
+            copts["console_sock"].close()
+    fwd = master = None
+    try:
+        if mine is not None:
+            from pyrunc.cli import foreground
+            # The pty is sized before the process starts (runc 1.1 sizes it only after).
+            master = foreground.receive_pty(mine)
+            mine.close()
+            foreground.copy_size(master)
+            fwd = foreground.Forwarder()
+        # Detached, start passes the container's READY= on before returning (NOTIFY_SOCKET).
+        listener = container.start(c, wait_ready=opts["detach"])
     except BaseException:
+        if master is not None:
+            os.close(master)
         container.delete(c, force=True)
         raise
     if opts["detach"]:
         return 0
-    status = _wait_forwarding(c.pid)
+    if listener is not None:
+        # In the foreground pyrunc stays the unit's main process: MAINPID is ours.
+        import threading
+        threading.Thread(target=_notify, args=(listener, ctx), daemon=True).start()
+    if master is not None:
+        status = foreground.proxy_tty(master, c.pid, fwd)
+    else:
+        status = _wait_forwarding(c.pid)
     if not opts["keep"]:
         container.destroy(c, warn=ctx.log.warning)
     return status
 
 
-def _refuse_foreground_terminal(bundle):
+def _notify(listener, ctx):
+    from pyrunc.errors import PyruncError
+    try:
+        listener.forward(os.getpid())
+    except PyruncError as e:
+        ctx.log.warning(str(e))
+
+
+def _wants_terminal(bundle):
     import os.path
     from pyrunc.jsonfast import loads
     try:
         with open(os.path.join(bundle, "config.json"), "rb") as f:
-            terminal = (loads(f.read()).get("process") or {}).get("terminal")
+            return (loads(f.read()).get("process") or {}).get("terminal") is True
     except (OSError, ValueError, AttributeError):
-        return  # create reports it properly
-    if terminal is True:
-        from pyrunc.errors import PyruncError
-        raise PyruncError("run in the foreground with process.terminal is not supported by "
-                          "pyrunc yet: use --detach with --console-socket")
+        return False  # create reports it properly
 
 
 def _wait_forwarding(pid):

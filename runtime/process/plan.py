@@ -36,3 +36,4 @@ class Plan:
         self.listen_fds = 0
         self.sock = None
         self.seccomp = None  # seccomp.Program, compiled in the parent
+        self.netdevs = None  # netdev.Mover, when linux.netDevices asks for devices
