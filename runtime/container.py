@@ -2,7 +2,7 @@
 import os
 import _signal as signal  # the C module: signal.py imports enum (~5 ms)
 
-from pyrunc import state as st
+from pyrunc import fault, state as st
 from pyrunc.errors import ContainerExists, InvalidState, PyruncError, SyscallError
 
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyrunc-init")
@@ -80,17 +80,26 @@ def create(ctx, cid, bundle, opts):
         from pyrunc import seccomp
         plan.seccomp = seccomp.prepare(config["linux"]["seccomp"])
     sdir = _make_state_dir(ctx.root, cid)
+    fault("create-state-dir")
     cgroup = None
     spawned = None
     try:
         fifo = os.path.join(sdir, st.FIFO)
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)
+        fault("create-fifo")
         plan.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         plan.helper_fd = helper_memfd()
         if opts.get("console_socket"):
             plan.console_sock = _connect_console(opts["console_socket"])
-        cgroup = _make_cgroup(ctx, cid, config)
+        data = {
+            "id": cid, "pid": 0, "start_time": 0,
+            "bundle": bundle, "rootfs": plan.rootfs, "created": _created(),
+            "owner": os.geteuid(), "config": config, "cgroup": None,
+            "own_pidns": "pid" in plan.new_namespaces,
+        }
+        cgroup = _make_cgroup(ctx, cid, config, data)
+        fault("create-cgroup")
         plan.cgroup_saved = cgroup.save() if cgroup else None
         from pyrunc.process.spawn import start_init
         resources = (config.get("linux") or {}).get("resources")
@@ -98,19 +107,18 @@ def create(ctx, cid, bundle, opts):
             import subprocess  # noqa: F401  loaded here so that init has it after fork
         spawned = start_init(plan, lambda pid: _join_cgroup(ctx, cgroup, pid, resources),
                              lambda pid: _creating_hooks(plan, pid))
+        fault("create-init-ready")
         plan.cgroup_saved = cgroup.save()
         pid = spawned.init_pid
         stat = st.proc_stat(pid)
-        data = {
-            "id": cid, "pid": pid, "start_time": stat[1] if stat else 0,
-            "bundle": bundle, "rootfs": plan.rootfs, "created": _created(),
-            "owner": os.geteuid(), "config": config, "cgroup": plan.cgroup_saved,
-            "own_pidns": "pid" in plan.new_namespaces,
-        }
+        del data["creator"]
+        data.update(pid=pid, start_time=stat[1] if stat else 0, cgroup=plan.cgroup_saved)
         c = st.Container(ctx.root, data)
         c.save()
+        fault("create-state-written")
         if opts.get("pid_file"):
             write_pid_file(opts["pid_file"], pid)
+        fault("create-pid-file")
         return c
     except BaseException:
         if spawned is not None:
@@ -150,12 +158,18 @@ def _created():
     return rfc3339(nanos=True)
 
 
-def _make_cgroup(ctx, cid, config):
+def _make_cgroup(ctx, cid, config, data):
     """The container's cgroup, created but still empty: the stage process joins it first and
     then the limits are applied (the systemd driver starts its scope with that pid)."""
     from pyrunc import cgroups
     linux = config.get("linux") or {}
     m = cgroups.new_manager(cid, linux.get("cgroupsPath"), systemd=ctx.systemd_cgroup)
+    # A partial state (pid 0, "creator" = this process) goes to disk *before* the cgroup
+    # exists: should this create be killed from here on (SIGKILL, OOM), `delete --force`
+    # still finds the cgroup, and through it the stage and init, and removes them all.
+    data["cgroup"] = m.save()
+    data["creator"] = (os.getpid(), st.proc_stat(os.getpid())[1])
+    st.Container(ctx.root, data).save()
     m.create()
     try:
         cgroups.check_unused(m)
@@ -221,6 +235,7 @@ def start(c):
     if status != st.CREATED:
         raise InvalidState("cannot start an already running container")
     fifo = os.path.join(c.dir, st.FIFO)
+    fault("start-before-fifo-open")
     try:
         fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -229,6 +244,7 @@ def start(c):
         failure = _wait_fifo(c, fd)
     finally:
         os.close(fd)
+    fault("start-fifo-read")
     try:
         os.unlink(fifo)
     except FileNotFoundError:
@@ -333,13 +349,42 @@ def kill(c, sig, all_=False):
 
 
 def delete(c, force=False, warn=None):
+    if c.data.get("creator"):
+        return _delete_partial(c, force, warn)
     status = c.status()
     if status in (st.RUNNING, st.PAUSED):
         if not force:
             raise InvalidState(f"cannot delete container {c.id} that is not stopped: {status}")
     if status != st.STOPPED:
         _kill_and_wait(c, status)
+    fault("delete-killed")
     destroy(c, warn)
+
+
+def _delete_partial(c, force, warn):
+    """A state written by a create that has not finished: it is still running (refuse, or
+    with --force kill it), or it was killed. Either way its stage and init are found in the
+    cgroup and killed there (init's pid was never recorded)."""
+    import time
+    if st.creator_alive(c.data):
+        if not force:
+            raise InvalidState(f"cannot delete container {c.id} that is not stopped: creating")
+        try:
+            os.kill(c.data["creator"][0], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        for _ in range(1000):
+            if not st.creator_alive(c.data):
+                break
+            time.sleep(0.01)
+    fault("delete-partial-creator-killed")
+    if c.data.get("cgroup"):
+        m = c.cgroup_manager()
+        try:
+            m.kill_all(signal.SIGKILL)
+        except PyruncError:
+            pass
+    destroy(c, warn, hooks=False)  # no hook ran: poststop has nothing to undo
 
 
 def _kill_and_wait(c, status):
@@ -370,7 +415,7 @@ def _reap_if_child(pid):
         pass
 
 
-def destroy(c, warn=None):
+def destroy(c, warn=None, hooks=True):
     if c.data.get("cgroup"):
         m = c.cgroup_manager()
         if not c.data.get("own_pidns"):
@@ -379,8 +424,9 @@ def destroy(c, warn=None):
             except PyruncError:
                 pass
         m.destroy()
+    fault("delete-cgroup-removed")
     _remove_state_dir(c.dir)
-    if c.config.get("hooks"):
+    if hooks and c.config.get("hooks"):
         from pyrunc import hooks
         state = hooks.state_json(c.config, c.id, "stopped", 0, c.bundle)
         hooks.run(c.config, "poststop", state, warn=warn or (lambda m: None))
