@@ -178,10 +178,10 @@ def mounts_under(paths):
     return out
 
 
-def marked_processes(marker=None, cg_parent=None):
+def marked_processes(marker=None, cg_prefix=None):
     """(pid, comm) of live processes whose environment holds `marker` (a NAME=value string
-    given to the runtime and to the container's process) or that sit in a cgroup below
-    /`cg_parent` in any hierarchy."""
+    given to the runtime and to the container's process) or whose cgroup path, in any
+    hierarchy, starts with `cg_prefix`."""
     found = []
     me = os.getpid()
     for name in os.listdir("/proc"):
@@ -192,9 +192,10 @@ def marked_processes(marker=None, cg_parent=None):
             if marker:
                 with open(f"/proc/{name}/environ", "rb") as f:
                     hit = marker.encode() in f.read().split(b"\0")
-            if not hit and cg_parent:
+            if not hit and cg_prefix:
                 with open(f"/proc/{name}/cgroup") as f:
-                    hit = f"/{cg_parent}/" in f.read()
+                    hit = any(line.partition(":")[2].partition(":")[2].startswith(cg_prefix)
+                              for line in f)
             if hit:
                 with open(f"/proc/{name}/comm") as f:
                     found.append((int(name), f.read().strip()))
@@ -225,22 +226,23 @@ def open_fds():
     return sorted(int(n) for n in os.listdir("/proc/self/fd"))
 
 
-def assert_nothing_left(rt, bundle, paths=(), marker=None, fds=None):
-    """No state dir under rt.root, no cgroup of the bundle (nor anything under its cgroup
-    parent when that parent is private), no host mount under the bundle/rootfs/`paths`, no
-    process carrying `marker`, no zombie child, and the same fds as `fds` (if given)."""
+def assert_nothing_left(rt, bundle, paths=(), marker=None, fds=None, cg_prefix=None):
+    """No state dir under rt.root, no cgroup of the bundle (nor any cgroup whose path starts
+    with `cg_prefix`, e.g. "/parent/ids-of-this-run-"), no host mount under the bundle,
+    rt.root or `paths`, no process carrying `marker` or in such a cgroup, no zombie child,
+    and the same fds as `fds` (if given)."""
     assert rt.ids() == [], f"state left in {rt.root}: {rt.ids()}"
     assert cgroup_dirs(bundle.config["linux"]["cgroupsPath"]) == []
-    if bundle.cg_parent != CG_PARENT:
-        left = [os.path.join(d, s) for d in cgroup_dirs(f"/{bundle.cg_parent}")
-                for s in os.listdir(d) if os.path.isdir(os.path.join(d, s))]
+    if cg_prefix:
+        parent, _, start = cg_prefix.rpartition("/")
+        left = [os.path.join(d, s) for d in cgroup_dirs(parent)
+                for s in os.listdir(d) if s.startswith(start) and os.path.isdir(os.path.join(d, s))]
         assert left == [], f"cgroups left: {left}"
     with open("/proc/self/mountinfo") as f:
         assert bundle.path not in f.read()
     left = mounts_under([bundle.path, rt.root] + list(paths))
     assert left == [], f"mounts left: {left}"
-    procs = marked_processes(marker, bundle.cg_parent if bundle.cg_parent != CG_PARENT
-                             else None) if marker or bundle.cg_parent != CG_PARENT else []
+    procs = marked_processes(marker, cg_prefix) if marker or cg_prefix else []
     assert procs == [], f"processes left: {procs}"
     assert zombie_children() == []
     if fds is not None:

@@ -31,7 +31,18 @@ _n = [0]
 
 def new_id(tag=""):
     _n[0] += 1
-    return f"prob{tag}-{os.getpid()}-{_n[0]}"
+    return f"prob-{os.getpid()}-{tag}{_n[0]}"
+
+
+# Cgroups (in every hierarchy) of the containers of this pytest run.
+CG_MINE = f"/{CG_PARENT}/prob-{os.getpid()}-"
+
+
+def nothing_left(rt, bundle, **kw):
+    """rtsupport.assert_nothing_left with what this run owns: its marker and cgroups."""
+    from rtsupport import assert_nothing_left
+    assert_nothing_left(rt, bundle, paths=[bundle.config["root"]["path"]], marker=MARKER,
+                        cg_prefix=CG_MINE, **kw)
 
 
 def make_bundle(path, cid):

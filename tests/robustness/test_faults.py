@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from conftest import MARKER, env
-from rtsupport import assert_nothing_left, open_fds
+from conftest import env, nothing_left
+from rtsupport import open_fds
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
@@ -69,7 +69,7 @@ def cleanup_and_check(rt, b, fds):
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
     # The id is free again and nothing of the killed attempt is left.
-    assert_nothing_left(rt, b, paths=[b.config["root"]["path"]], marker=MARKER, fds=fds)
+    nothing_left(rt, b, fds=fds)
 
 
 @pytest.mark.parametrize("point,who", CREATE_POINTS)
@@ -174,5 +174,4 @@ def test_delete_of_a_create_in_progress(prt, pbundle, tmp_path):
         p.stderr.close()
     # The hook (sleep 30) is a child of the killed create, outside the cgroup: it carries
     # the marker (the runtime's environment is not given to hooks), so it is not counted.
-    assert_nothing_left(prt, pbundle, paths=[pbundle.config["root"]["path"]], marker=MARKER,
-                        fds=fds)
+    nothing_left(prt, pbundle, fds=fds)

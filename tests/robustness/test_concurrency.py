@@ -1,0 +1,132 @@
+"""Concurrency: racing creates of one id, and many mixed lifecycles in parallel, leave
+exactly what they should and nothing else."""
+import json
+import os
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import make_bundle, new_id, nothing_left
+from rtsupport import open_fds
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+# runc's text for a taken id (libcontainer ErrExist, runc 1.1 to 1.5), exit status 1.
+EXISTS = "container with given ID already exists"
+
+
+@pytest.mark.parametrize("n", [2, 8])
+def test_concurrent_creates_of_one_id(prt, pbundle, n):
+    pbundle.args("sleep", "100").write()
+    fds = open_fds()
+    # stderr in files, not pipes: the winner's init keeps create's stdio open.
+    errs = [tempfile.TemporaryFile() for _ in range(n)]
+    procs = [subprocess.Popen(prt.cmd("create", "--bundle", pbundle.path, pbundle.id),
+                              env=prt.env, stdout=subprocess.DEVNULL, stderr=err)
+             for err in errs]
+    results = []
+    for p, f in zip(procs, errs):
+        code = p.wait(timeout=60)
+        f.seek(0)
+        results.append((code, f.read().decode()))
+        f.close()
+    winners = [r for r in results if r[0] == 0]
+    losers = [r for r in results if r[0] != 0]
+    assert len(winners) == 1, results
+    for code, err in losers:
+        assert code == 1, err
+        assert err.strip().splitlines() == [err.strip()] and EXISTS in err, err
+    st = json.loads(prt("state", pbundle.id, check=True).stdout)
+    assert st["status"] == "created"
+    # The winner's container is whole: it starts and runs.
+    prt("start", pbundle.id, check=True)
+    assert json.loads(prt("state", pbundle.id, check=True).stdout)["status"] == "running"
+    prt("delete", "--force", pbundle.id, check=True)
+    nothing_left(prt, pbundle, fds=fds)
+
+
+def _wait_status(rt, cid, want, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        r = rt("state", cid, check=True)
+        status = json.loads(r.stdout)["status"]
+        if status == want:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{cid}: status {status}, wanted {want}")
+        time.sleep(0.02)
+
+
+def _run(rt, b):
+    b.args("true").write()
+    rt("run", "--bundle", b.path, b.id, check=True, timeout=60)
+
+
+def _create_start_kill_delete(rt, b):
+    b.args("sleep", "100").write()
+    rt("create", "--bundle", b.path, b.id, check=True, timeout=60)
+    rt("start", b.id, check=True)
+    rt("kill", b.id, "KILL", check=True)
+    _wait_status(rt, b.id, "stopped")
+    rt("delete", b.id, check=True)
+
+
+def _create_delete(rt, b):
+    b.args("sleep", "100").write()
+    rt("create", "--bundle", b.path, b.id, check=True, timeout=60)
+    rt("delete", b.id, check=True)
+
+
+def _exec(rt, b):
+    b.args("sleep", "100").write()
+    rt("run", "-d", "--bundle", b.path, b.id, check=True, timeout=60)
+    r = rt("exec", b.id, "sh", "-c", "echo hi", check=True, timeout=60)
+    assert r.stdout == "hi\n", r.stdout
+    rt("exec", "-d", b.id, "sleep", "100", check=True, timeout=60)
+    rt("delete", "--force", b.id, check=True)
+
+
+def _pause_resume(rt, b):
+    b.args("sleep", "100").write()
+    rt("run", "-d", "--bundle", b.path, b.id, check=True, timeout=60)
+    rt("pause", b.id, check=True)
+    _wait_status(rt, b.id, "paused")
+    rt("resume", b.id, check=True)
+    _wait_status(rt, b.id, "running")
+    rt("delete", "--force", b.id, check=True)
+
+
+KINDS = (_run, _create_start_kill_delete, _create_delete, _exec, _pause_resume)
+
+
+def test_mixed_lifecycles_in_parallel(prt, tmp_path):
+    """PROB_LIFECYCLES (default 1000) lifecycles, PROB_PARALLEL (8) at a time."""
+    total = int(os.environ.get("PROB_LIFECYCLES", "1000"))
+    parallel = int(os.environ.get("PROB_PARALLEL", "8"))
+    fds = open_fds()
+    errors = []
+    t0 = time.monotonic()
+
+    def one(i):
+        cid = new_id("lc")
+        b = make_bundle(tmp_path / f"b{i % (parallel * 4)}-{cid}", cid)
+        kind = KINDS[i % len(KINDS)]
+        try:
+            kind(prt, b)
+        except Exception as e:  # collected: one failure must not hide the leak checks
+            errors.append(f"{kind.__name__} {cid}: {e}")
+            prt("delete", "--force", cid)
+        finally:
+            import shutil
+            shutil.rmtree(b.path, ignore_errors=True)
+
+    with ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(one, range(total)))
+    took = time.monotonic() - t0
+    print(f"{total} lifecycles, {parallel} in parallel: {took:.1f}s")
+    assert errors == [], f"{len(errors)} failed, first: {errors[:5]}"
+    probe = make_bundle(tmp_path / "probe", new_id("lc"))
+    nothing_left(prt, probe, fds=fds)
