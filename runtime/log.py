@@ -57,7 +57,8 @@ class Logger:
         if level in ("debug", "trace") and not self.debug_enabled:
             return
         try:
-            os.write(self._open(), self.format(level, msg).encode())
+            # backslashreplace: a lone surrogate from config.json must not end in a traceback
+            os.write(self._open(), self.format(level, msg).encode(errors="backslashreplace"))
         except OSError:
             pass
 
@@ -66,7 +67,8 @@ class Logger:
         if self.path:
             # runc prints the bare message on stderr as well when the log goes elsewhere.
             try:
-                os.write(2, (msg + "\n").encode())
+                # one line, whatever the message holds (found by the fuzz test)
+                os.write(2, (msg.replace("\n", "\\n") + "\n").encode(errors="backslashreplace"))
             except OSError:
                 pass
 
