@@ -1,4 +1,4 @@
-"""Fixtures of the robustness tests: everything they make carries the `prob` prefix (ids,
+"""Support of the robustness tests (fixtures re-exported by conftest.py): everything they make carries the `prob` prefix (ids,
 cgroup parent, a marker in the environment of pyrunc and of the container's process), so
 that the leak checks look only at what these tests made, on a machine where others run
 containers at the same time."""

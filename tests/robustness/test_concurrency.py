@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import make_bundle, new_id, nothing_left
+from probsupport import make_bundle, new_id, nothing_left
 from rtsupport import open_fds
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import env, nothing_left
+from probsupport import env, nothing_left
 from rtsupport import open_fds
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
