@@ -240,15 +240,19 @@ def start(c):
         fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise InvalidState("cannot start an already running container") from None
+    # Opening the fifo is the commit point (init's open returns, it writes and goes on), so
+    # the fifo goes now: a start killed after its read used to leave a running container
+    # that said "created", and a second start then waited forever (test_faults.py).
+    try:
+        os.unlink(fifo)
+    except FileNotFoundError:
+        pass
+    fault("start-fifo-opened")
     try:
         failure = _wait_fifo(c, fd)
     finally:
         os.close(fd)
     fault("start-fifo-read")
-    try:
-        os.unlink(fifo)
-    except FileNotFoundError:
-        pass
     if failure is not None:
         from pyrunc.errors import HookError
         raise HookError(failure)
@@ -295,9 +299,21 @@ def _wait_fifo(c, fd):
                     raise PyruncError("cannot start container: init died")
             if not c.init_alive():
                 raise PyruncError("cannot start container: init died")
+            if not _parked(c.pid):
+                # Another start read the fifo first (both opened it before its unlink).
+                raise InvalidState("cannot start an already running container")
     finally:
         if pidfd >= 0:
             os.close(pidfd)
+
+
+def _parked(pid):
+    """init is still pyrunc-init (parked, or running startContainer hooks)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read(12) == b"pyrunc-init\0"
+    except OSError:
+        return False
 
 
 def _read_rest(fd):

@@ -29,7 +29,7 @@ CREATE_POINTS = [
     ("create-state-written", "cli"),
     ("create-pid-file", "cli"),
 ]
-START_POINTS = ["start-before-fifo-open", "start-fifo-read"]
+START_POINTS = ["start-before-fifo-open", "start-fifo-opened", "start-fifo-read"]
 EXEC_POINTS = [
     ("exec-joiner-forked", "cli"),
     ("exec-after-setns", "child"),
@@ -105,6 +105,29 @@ def test_start_killed(prt, pbundle, point, cmd):
         r = prt("run", "-d", "--bundle", pbundle.path, pbundle.id, env=faulty(point))
     check_killed(r, "cli")
     check_queries(prt, pbundle.id)
+    # A second start answers at once (it used to wait forever on a stale exec.fifo).
+    st = json.loads(prt("state", pbundle.id, check=True).stdout)["status"]
+    r = prt("start", pbundle.id, timeout=20)
+    if point == "start-before-fifo-open":
+        assert st == "created" and r.returncode == 0, (st, r.stderr)
+    else:
+        assert st in ("running", "stopped"), st
+        assert r.returncode == 1 and "cannot start" in r.stderr, r.stderr
+    cleanup_and_check(prt, pbundle, fds)
+
+
+def test_concurrent_starts(prt, pbundle):
+    """Several starts of one container: one wins, the others fail; none waits forever."""
+    import subprocess
+    pbundle.args("sleep", "100").write()
+    fds = open_fds()
+    prt("create", "--bundle", pbundle.path, pbundle.id, check=True)
+    procs = [subprocess.Popen(prt.cmd("start", pbundle.id), env=prt.env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(4)]
+    codes = [p.wait(timeout=30) for p in procs]
+    assert codes.count(0) == 1 and set(codes) <= {0, 1}, codes
+    assert json.loads(prt("state", pbundle.id, check=True).stdout)["status"] == "running"
     cleanup_and_check(prt, pbundle, fds)
 
 
