@@ -86,6 +86,13 @@ def _exec(rt, b):
     r = rt("exec", b.id, "sh", "-c", "echo hi", check=True, timeout=60)
     assert r.stdout == "hi\n", r.stdout
     rt("exec", "-d", b.id, "sleep", "100", check=True, timeout=60)
+    # No fd of pyrunc reached the container: its processes hold stdio only.
+    with open(f"/sys/fs/cgroup/pids{b.config['linux']['cgroupsPath']}/cgroup.procs") as f:
+        pids = f.read().split()
+    assert len(pids) == 2, pids
+    for pid in pids:
+        fds = sorted(int(n) for n in os.listdir(f"/proc/{pid}/fd"))
+        assert fds == [0, 1, 2], (pid, fds)
     rt("delete", "--force", b.id, check=True)
 
 
