@@ -228,6 +228,7 @@ REGRESSIONS = [
     _mutated(lambda c: c["mounts"][0].__setitem__("destination", "/a\x00b")),  # no pointer
     _mutated(lambda c: c["linux"].__setitem__("sysctl", {"net.a\x00": "1"})),
     _mutated(lambda c: c.__setitem__("hostname", "h" * 65)),            # no pointer
+    _mutated(lambda c: c.__setitem__("ociVersion", {"\r\x00": None})),   # two lines
 ]
 
 
