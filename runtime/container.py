@@ -125,6 +125,14 @@ def create(ctx, cid, bundle, opts):
             spawned.kill()
         _cleanup_failed(sdir, cgroup)
         raise
+    finally:
+        # Init has its copies: `run` kept these open in the CLI for the container's whole
+        # life (found by the fd checks of tests/robustness).
+        for fd in (plan.fifo_fd, plan.helper_fd):
+            if fd >= 0:
+                os.close(fd)
+        if plan.console_sock is not None:
+            plan.console_sock.close()
 
 
 def _connect_console(path):

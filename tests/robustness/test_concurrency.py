@@ -137,3 +137,39 @@ def test_mixed_lifecycles_in_parallel(prt, tmp_path):
     assert errors == [], f"{len(errors)} failed, first: {errors[:5]}"
     probe = make_bundle(tmp_path / "probe", new_id("lc"))
     nothing_left(prt, probe, fds=fds)
+
+
+@pytest.mark.parametrize("cmd", ["run", "exec"])
+def test_foreground_cli_holds_stdio_only(prt, pbundle, cmd):
+    """A foreground `run`/`exec` waits for the container's process: meanwhile it holds no
+    fd but stdio (it used to keep exec.fifo and the pyrunc-init memfd open)."""
+    pbundle.args("sleep", "100").write()
+    fds = open_fds()
+    if cmd == "exec":
+        prt("run", "-d", "--bundle", pbundle.path, pbundle.id, check=True)
+        argv = prt.cmd("exec", pbundle.id, "sleep", "100")
+    else:
+        argv = prt.cmd("run", "--bundle", pbundle.path, pbundle.id)
+    p = subprocess.Popen(argv, env=prt.env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with open(f"/sys/fs/cgroup/pids{pbundle.config['linux']['cgroupsPath']}"
+                          "/cgroup.procs") as f:
+                    n = len(f.read().split())
+            except FileNotFoundError:
+                n = 0  # not made yet
+            if n == (2 if cmd == "exec" else 1) and \
+                    prt("state", pbundle.id).stdout.count('"running"'):
+                break
+            assert time.monotonic() < deadline, "container process did not start"
+            time.sleep(0.05)
+        time.sleep(0.2)  # past its last setup step
+        held = sorted(int(n) for n in os.listdir(f"/proc/{p.pid}/fd"))
+        assert held == [0, 1, 2], held
+    finally:
+        prt("delete", "--force", pbundle.id)
+        p.wait(timeout=30)
+    nothing_left(prt, pbundle, fds=fds)
