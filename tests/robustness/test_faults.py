@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from probsupport import env, nothing_left
+from probsupport import MARKER, env, nothing_left
 from rtsupport import open_fds
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -172,7 +172,9 @@ def test_delete_of_a_create_in_progress(prt, pbundle, tmp_path):
     refuses without --force, and with it kills the create and removes everything."""
     import subprocess
     pbundle.args("sleep", "100")
-    pbundle.config["hooks"] = {"prestart": [{"path": "/bin/sleep", "args": ["sleep", "30"]}]}
+    # The marker in the hook's env: the hook, too, must be gone afterwards.
+    pbundle.config["hooks"] = {"prestart": [{"path": "/bin/sleep", "args": ["sleep", "30"],
+                                             "env": [MARKER]}]}
     pbundle.write()
     fds = open_fds()
     p = subprocess.Popen(prt.cmd("create", "--bundle", pbundle.path, pbundle.id),
@@ -195,6 +197,4 @@ def test_delete_of_a_create_in_progress(prt, pbundle, tmp_path):
             p.kill()
         p.wait()
         p.stderr.close()
-    # The hook (sleep 30) is a child of the killed create, outside the cgroup: it carries
-    # the marker (the runtime's environment is not given to hooks), so it is not counted.
     nothing_left(prt, pbundle, fds=fds)
