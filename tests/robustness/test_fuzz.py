@@ -104,6 +104,8 @@ def _apply(config, muts):
             parent[key]
         except (KeyError, IndexError, TypeError):
             continue  # an earlier mutation removed or replaced it
+        if not isinstance(parent, (dict, list)):
+            continue  # replaced by a string: indexing works, assignment does not
         if kind == "replace":
             parent[key] = value
         elif kind == "delete":
