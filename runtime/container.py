@@ -305,11 +305,21 @@ def _wait_fifo(c, fd):
                     if data:
                         return _read_rest(fd)
                     raise PyruncError("cannot start container: init died")
-            if not c.init_alive():
+            alive = c.init_alive()
+            if alive and _parked(c.pid):
+                continue
+            try:  # init may have answered since poll() returned
+                data = os.read(fd, 1)
+                if data == b"0":
+                    return None
+                if data:
+                    return _read_rest(fd)
+            except BlockingIOError:
+                pass
+            if not alive:
                 raise PyruncError("cannot start container: init died")
-            if not _parked(c.pid):
-                # Another start read the fifo first (both opened it before its unlink).
-                raise InvalidState("cannot start an already running container")
+            # Another start read the fifo first (both opened it before its unlink).
+            raise InvalidState("cannot start an already running container")
     finally:
         if pidfd >= 0:
             os.close(pidfd)
