@@ -110,9 +110,9 @@ KINDS = (_run, _create_start_kill_delete, _create_delete, _exec, _pause_resume)
 
 
 def test_mixed_lifecycles_in_parallel(prt, tmp_path):
-    """PROB_LIFECYCLES (default 1000) lifecycles, PROB_PARALLEL (8) at a time."""
-    total = int(os.environ.get("PROB_LIFECYCLES", "1000"))
-    parallel = int(os.environ.get("PROB_PARALLEL", "8"))
+    """PYRUNC_LIFECYCLES (default 1000) lifecycles, PYRUNC_LIFECYCLES_PARALLEL (8) at a time."""
+    total = int(os.environ.get("PYRUNC_LIFECYCLES", "1000"))
+    parallel = int(os.environ.get("PYRUNC_LIFECYCLES_PARALLEL", "8"))
     fds = open_fds()
     errors = []
     t0 = time.monotonic()

@@ -3,7 +3,7 @@
 line, no traceback, exit status 1 and a JSON log line, leaving nothing behind; `pyrunc
 validate` never crashes either.
 
-PROB_FUZZ_EXAMPLES sets the number of examples (default 80; `make fuzz` runs 10,000). The
+PYRUNC_FUZZ_EXAMPLES sets the number of examples (default 80; `make fuzz` runs 10,000). The
 run is derandomized: the same count gives the same examples, so a failure reproduces.
 """
 import copy
@@ -20,7 +20,7 @@ from rtsupport import PYRUNC, Runtime, cgroup_dirs, open_fds
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
-EXAMPLES = int(os.environ.get("PROB_FUZZ_EXAMPLES", "80"))
+EXAMPLES = int(os.environ.get("PYRUNC_FUZZ_EXAMPLES", "80"))
 
 
 CID = "@@CID@@"  # replaced by each example's container id in the bytes written
