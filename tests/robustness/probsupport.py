@@ -1,8 +1,7 @@
 """Support of the robustness tests (fixtures re-exported by conftest.py). Everything they
 make carries the `prob` prefix (ids, cgroup parent, a marker in the environment of pyrunc
 and of the container's process), so that the leak checks look only at what these tests
-made, on a machine where others run
-containers at the same time."""
+made, on a machine where others run containers at the same time."""
 import os
 import uuid
 
