@@ -87,9 +87,15 @@ class Container:
 
     def save(self):
         tmp = os.path.join(self.dir, "." + STATE_FILE + ".tmp")
-        with open(tmp, "wb") as f:
-            marshal.dump(self.data, f)
-        os.rename(tmp, os.path.join(self.dir, STATE_FILE))
+        try:
+            with open(tmp, "wb") as f:
+                marshal.dump(self.data, f)
+            os.rename(tmp, os.path.join(self.dir, STATE_FILE))
+        except OSError as e:
+            # e.g. a `delete --force` racing a create removed the half-made directory
+            # (tests/robustness: this was an "internal error: FileNotFoundError")
+            from pyrunc.errors import SyscallError
+            raise SyscallError(f"write container state in {self.dir}", e) from None
 
     def oci_state(self, status=None):
         """The runtime-spec state object (runc's field order)."""

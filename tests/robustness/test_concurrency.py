@@ -173,3 +173,51 @@ def test_foreground_cli_holds_stdio_only(prt, pbundle, cmd):
         prt("delete", "--force", pbundle.id)
         p.wait(timeout=30)
     nothing_left(prt, pbundle, fds=fds)
+
+
+@pytest.mark.parametrize("started", [False, True])
+def test_concurrent_force_deletes(prt, pbundle, started):
+    """Several `delete --force` of one container at once all succeed, nothing is left."""
+    pbundle.args("sleep", "100").write()
+    fds = open_fds()
+    prt("create", "--bundle", pbundle.path, pbundle.id, check=True)
+    if started:
+        prt("start", pbundle.id, check=True)
+    errs = [tempfile.TemporaryFile() for _ in range(4)]
+    procs = [subprocess.Popen(prt.cmd("delete", "--force", pbundle.id), env=prt.env,
+                              stdout=subprocess.DEVNULL, stderr=err) for err in errs]
+    codes = [p.wait(timeout=60) for p in procs]
+    out = []
+    for f in errs:
+        f.seek(0)
+        out.append(f.read().decode())
+        f.close()
+    assert codes == [0] * 4, (codes, out)
+    nothing_left(prt, pbundle, fds=fds)
+
+
+def test_force_delete_racing_create(prt, pbundle):
+    """`delete --force` while `create` of the same id runs, at many points of it (a create
+    takes ~60 ms here): the create succeeds, fails with one line, or is killed; afterwards
+    nothing is left."""
+    pbundle.args("sleep", "100").write()
+    fds = open_fds()
+    outcomes = {}
+    for i in range(40):
+        err = tempfile.TemporaryFile()
+        p = subprocess.Popen(prt.cmd("create", "--bundle", pbundle.path, pbundle.id),
+                             env=prt.env, stdout=subprocess.DEVNULL, stderr=err)
+        time.sleep(i * 0.002)
+        d = prt("delete", "--force", pbundle.id)
+        code = p.wait(timeout=60)
+        err.seek(0)
+        text = err.read().decode()
+        err.close()
+        assert d.returncode == 0 and "Traceback" not in d.stderr, d.stderr
+        assert code in (0, 1, -9), (code, text)
+        assert "Traceback" not in text and len(text.strip().splitlines()) <= 1, text
+        assert "internal error" not in text, text
+        outcomes[code] = outcomes.get(code, 0) + 1
+        prt("delete", "--force", pbundle.id, check=True)
+        nothing_left(prt, pbundle, fds=fds)
+    print(f"create outcomes racing delete --force: {outcomes}")
