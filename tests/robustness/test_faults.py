@@ -198,3 +198,23 @@ def test_delete_of_a_create_in_progress(prt, pbundle, tmp_path):
         p.wait()
         p.stderr.close()
     nothing_left(prt, pbundle, fds=fds)
+
+
+@pytest.mark.parametrize("switch,point,expect", [
+    (None, None, 0),            # unused
+    (None, "p1", 0),            # a point named without the test switch: ignored
+    ("1", "p2", 0),             # another point
+    ("yes", "p1", 0),           # the switch is exactly "1"
+    ("1", "p1", -9),            # the process that reaches the point dies by SIGKILL
+])
+def test_fault_hook(switch, point, expect):
+    import subprocess
+    import sys
+    e = env()
+    if switch:
+        e["PYRUNC_TEST_FAULTS"] = switch
+    if point:
+        e["PYRUNC_FAULT"] = point
+    r = subprocess.run([sys.executable, "-c", "import pyrunc; pyrunc.fault('p1')"], env=e,
+                       timeout=30)
+    assert r.returncode == expect
