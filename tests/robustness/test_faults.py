@@ -167,9 +167,11 @@ def test_delete_killed(prt, pbundle, point, started):
     cleanup_and_check(prt, pbundle, fds)
 
 
-def test_delete_of_a_create_in_progress(prt, pbundle, tmp_path):
+@pytest.mark.parametrize("point", [None, "delete-partial-creator-killed"])
+def test_delete_of_a_create_in_progress(prt, pbundle, tmp_path, point):
     """While create runs (here: a slow prestart hook) the state says "creating"; delete
-    refuses without --force, and with it kills the create and removes everything."""
+    refuses without --force, and with it kills the create and removes everything (also
+    when that delete is itself killed right after killing the create, and run again)."""
     import subprocess
     pbundle.args("sleep", "100")
     # The marker in the hook's env: the hook, too, must be gone afterwards.
@@ -190,6 +192,9 @@ def test_delete_of_a_create_in_progress(prt, pbundle, tmp_path):
         r = prt("delete", pbundle.id)
         assert r.returncode == 1
         assert "that is not stopped: creating" in r.stderr
+        if point:
+            check_killed(prt("delete", "--force", pbundle.id, env=faulty(point)), "cli")
+            check_queries(prt, pbundle.id)
         prt("delete", "--force", pbundle.id, check=True)
         assert p.wait(timeout=30) == -9
     finally:
