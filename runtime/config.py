@@ -56,7 +56,10 @@ def load(bundle):
         # a str no syscall can take (it ended in a traceback), and \u0000 a NUL, which every
         # path, name or argument cuts short ("ValueError: embedded null byte", no pointer).
         # Only when such an escape is present is the config walked, to name the field.
-        bad = _bad_string(config, "")
+        try:
+            bad = _bad_string(config, "")
+        except RecursionError:
+            raise ConfigError("", "invalid JSON: nested too deeply") from None
         if bad is not None:
             raise ConfigError(*bad)
     return config
