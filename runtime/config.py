@@ -42,9 +42,44 @@ def load(bundle):
         config = loads(raw)
     except ValueError as e:
         raise ConfigError("", f"invalid JSON: {e}") from None
+    except RecursionError:
+        # Found by tests/robustness/test_fuzz.py: ~1000 nested arrays were an internal error.
+        raise ConfigError("", "invalid JSON: nested too deeply") from None
     if not isinstance(config, dict):
         raise ConfigError("", "must be a JSON object")
+    if b"\\u" in raw and (b"\\ud" in raw or b"\\uD" in raw or b"\\u0000" in raw):
+        # Found by tests/robustness/test_fuzz.py: a \udXXX escape may be a lone surrogate,
+        # a str no syscall can take (it ended in a traceback), and \u0000 a NUL, which every
+        # path, name or argument cuts short ("ValueError: embedded null byte", no pointer).
+        # Only when such an escape is present is the config walked, to name the field.
+        try:
+            bad = _bad_string(config, "")
+        except RecursionError:
+            raise ConfigError("", "invalid JSON: nested too deeply") from None
+        if bad is not None:
+            raise ConfigError(*bad)
     return config
+
+
+def _bad_string(obj, pointer):
+    """(pointer, why) of the first string or key with a lone surrogate, or with a NUL
+    outside /annotations (opaque to pyrunc); else None."""
+    if isinstance(obj, str):
+        if "\0" in obj and not pointer.startswith("/annotations/"):
+            return pointer, "a string must not contain NUL (\\u0000)"
+        try:
+            obj.encode()
+        except UnicodeEncodeError:
+            return pointer, "invalid Unicode: lone surrogate in a string"
+        return None
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) \
+        if isinstance(obj, list) else ()
+    for k, v in items:
+        p = f"{pointer}/{k}".replace("\0", "\\u0000")
+        found = (_bad_string(k, p) if isinstance(k, str) else None) or _bad_string(v, p)
+        if found is not None:
+            return found
+    return None
 
 
 def _type(value, kind, pointer):
@@ -102,7 +137,9 @@ def check(config, need_process=True):
         from pyrunc import lsm
         lsm.check(config.get("process"))
     for key in ("hostname", "domainname"):
-        _opt(config, key, "string", "")
+        # fuzz: a longer name failed in init as "hostname: Invalid argument", no pointer
+        if len(_opt(config, key, "string", "", "").encode()) > 64:
+            raise ConfigError(f"/{key}", "must be at most 64 bytes (HOST_NAME_MAX)")
     _check_mounts(config)
     linux = _opt(config, "linux", "object", "", {})
     _check_linux(config, linux, warnings)
@@ -268,7 +305,9 @@ def _check_linux(config, linux, warnings):
         if pers.get("flags"):
             raise ConfigError("/linux/personality/flags", "personality flags are not supported "
                               "by pyrunc yet")
-    _opt(linux, "resources", "object", "/linux")
+    _check_resources(_opt(linux, "resources", "object", "/linux"))
+    if linux.get("devices") is not None:  # fuzz: a huge major was an OverflowError
+        _check_shape(linux["devices"], _DEVICES, "/linux/devices")
     if linux.get("seccomp") is not None:
         from pyrunc.seccomp import check as check_seccomp
         check_seccomp(linux["seccomp"])
@@ -306,6 +345,66 @@ def valid_ifname(name):
     if not 0 < len(raw) < 16 or name in (".", ".."):
         return False
     return not any(c in "/:\0" or c.isspace() for c in name)
+
+
+I64, U64 = ("int", -(1 << 63), (1 << 63) - 1), ("int", 0, (1 << 64) - 1)
+U16, U32R = ("int", 0, 0xFFFF), ("int", 0, U32)
+# linux.resources, field by field (runtime-spec types): found by the fuzz test, a string or
+# an out-of-range number reached the cgroup code (TypeError, or a stage killed mid-way).
+_DEVICE_RATE = {"major": I64, "minor": I64, "rate": U64}
+_RESOURCES = {
+    "memory": {"limit": I64, "reservation": I64, "swap": I64, "kernel": I64,
+               "kernelTCP": I64, "swappiness": U64, "disableOOMKiller": "bool",
+               "useHierarchy": "bool", "checkBeforeUpdate": "bool"},
+    "cpu": {"shares": U64, "quota": I64, "burst": U64, "period": U64,
+            "realtimeRuntime": I64, "realtimePeriod": U64, "cpus": "string",
+            "mems": "string", "idle": I64},
+    "pids": {"limit": I64},
+    "blockIO": {"weight": U16, "leafWeight": U16,
+                "weightDevice": [{"major": I64, "minor": I64, "weight": U16,
+                                  "leafWeight": U16}],
+                "throttleReadBpsDevice": [_DEVICE_RATE],
+                "throttleWriteBpsDevice": [_DEVICE_RATE],
+                "throttleReadIOPSDevice": [_DEVICE_RATE],
+                "throttleWriteIOPSDevice": [_DEVICE_RATE]},
+    "hugepageLimits": [{"pageSize": "string", "limit": U64}],
+    "network": {"classID": U32R, "priorities": [{"name": "string", "priority": U32R}]},
+    "devices": [{"allow": "bool", "type": "string", "major": I64, "minor": I64,
+                 "access": "string"}],
+    "rdma": "object",
+    "unified": "object",
+}
+
+
+_DEVICES = [{"path": "string", "type": "string", "major": U32R, "minor": U32R,
+             "fileMode": U32R, "uid": U32R, "gid": U32R}]
+
+
+def _check_resources(res):
+    if res:
+        _check_shape(res, _RESOURCES, "/linux/resources")
+
+
+def _check_shape(value, shape, pointer):
+    """Type (and integer range) of `value` against `shape`: a kind name, an (int, lo, hi)
+    range, {key: shape} for an object (other keys are left alone) or [shape] for an array."""
+    if isinstance(shape, dict):
+        _type(value, "object", pointer)
+        for k, sub in shape.items():
+            if value.get(k) is not None:
+                _check_shape(value[k], sub, f"{pointer}/{k}")
+    elif isinstance(shape, list):
+        for i, item in enumerate(_type(value, "array", pointer)):
+            _check_shape(item, shape[0], f"{pointer}/{i}")
+    elif isinstance(shape, tuple):
+        _type(value, "int", pointer)
+        if not shape[1] <= value <= shape[2]:
+            raise ConfigError(pointer, f"must be between {shape[1]} and {shape[2]}")
+    else:
+        _type(value, shape, pointer)
+    if pointer == "/linux/resources/unified":
+        for k, v in value.items():
+            _type(v, "string", f"{pointer}/{k}")
 
 
 _IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",

@@ -2,7 +2,7 @@
 import os
 import _signal as signal  # the C module: signal.py imports enum (~5 ms)
 
-from pyrunc import state as st
+from pyrunc import fault, state as st
 from pyrunc.errors import ContainerExists, InvalidState, PyruncError, SyscallError
 
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyrunc-init")
@@ -96,6 +96,7 @@ def create(ctx, cid, bundle, opts):
         from pyrunc import idmap
         idmap.open_trees(plan)
     sdir = _make_state_dir(ctx.root, cid, getattr(ctx, "xdg_root", False))
+    fault("create-state-dir")
     cgroup = None
     spawned = None
     pidfd_sock = None
@@ -103,6 +104,7 @@ def create(ctx, cid, bundle, opts):
         fifo = os.path.join(sdir, st.FIFO)
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)
+        fault("create-fifo")
         plan.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         if os.environ.get("NOTIFY_SOCKET"):
             from pyrunc import notify
@@ -117,7 +119,14 @@ def create(ctx, cid, bundle, opts):
         # Imported before the cgroup is made: mkdir in a cgroup hierarchy waits while the
         # attach grace period started by cgwarm is still running; importing overlaps it.
         from pyrunc.process.spawn import start_init
-        cgroup = _make_cgroup(ctx, cid, config)
+        data = {
+            "id": cid, "pid": 0, "start_time": 0,
+            "bundle": bundle, "rootfs": plan.rootfs, "created": _created(),
+            "owner": os.geteuid(), "config": config, "cgroup": None,
+            "own_pidns": "pid" in plan.new_namespaces,
+        }
+        cgroup = _make_cgroup(ctx, cid, config, data)
+        fault("create-cgroup")
         plan.cgroup_saved = cgroup.save() if cgroup else None
         resources = (config.get("linux") or {}).get("resources")
         if config.get("hooks"):
@@ -133,22 +142,21 @@ def create(ctx, cid, bundle, opts):
                 _apply_resources(ctx, cgroup, resources)
         spawned = start_init(plan, join, lambda pid: _creating_hooks(plan, pid), apply)
         plan.cgroup_saved = cgroup.save() if cgroup else None
+        fault("create-init-ready")
         pid = spawned.init_pid
         if pidfd_sock is not None:
             send_pidfd(pidfd_sock, pid, b"standard")
         stat = st.proc_stat(pid)
-        data = {
-            "id": cid, "pid": pid, "start_time": stat[1] if stat else 0,
-            "bundle": bundle, "rootfs": plan.rootfs, "created": _created(),
-            "owner": os.geteuid(), "config": config, "cgroup": plan.cgroup_saved,
-            "own_pidns": "pid" in plan.new_namespaces,
-        }
+        del data["creator"]
+        data.update(pid=pid, start_time=stat[1] if stat else 0, cgroup=plan.cgroup_saved)
         c = st.Container(ctx.root, data)
         c.save()
+        fault("create-state-written")
         if opts.get("pid_file"):
             write_pid_file(opts["pid_file"], pid)
         if plan.netdevs is not None:
             plan.netdevs.done()
+        fault("create-pid-file")
         return c
     except BaseException:
         if plan.netdevs is not None:
@@ -161,6 +169,13 @@ def create(ctx, cid, bundle, opts):
     finally:
         if pidfd_sock is not None:
             pidfd_sock.close()
+        # Init has its copies: `run` kept these open in the CLI for the container's whole
+        # life (found by the fd checks of tests/robustness).
+        for fd in (plan.fifo_fd, plan.helper_fd):
+            if fd >= 0:
+                os.close(fd)
+        if plan.console_sock is not None:
+            plan.console_sock.close()
 
 
 def _connect_console(path):
@@ -289,7 +304,7 @@ def _without_cgroup(ctx, m, config, err):
     return True
 
 
-def _make_cgroup(ctx, cid, config):
+def _make_cgroup(ctx, cid, config, data):
     """The container's cgroup, created but still empty: the stage process joins it first and
     then the limits are applied (the systemd driver starts its scope with that pid).
     None for a rootless container that may not create it (see _without_cgroup)."""
@@ -297,10 +312,18 @@ def _make_cgroup(ctx, cid, config):
     from pyrunc.errors import CgroupError
     linux = config.get("linux") or {}
     m = cgroups.new_manager(cid, linux.get("cgroupsPath"), systemd=ctx.systemd_cgroup)
+    # A partial state (pid 0, "creator" = this process) goes to disk *before* the cgroup
+    # exists: should this create be killed from here on (SIGKILL, OOM), `delete --force`
+    # still finds the cgroup, and through it the stage and init, and removes them all.
+    data["cgroup"] = m.save()
+    data["creator"] = (os.getpid(), st.proc_stat(os.getpid())[1])
+    st.Container(ctx.root, data).save()
     try:
         m.create()
     except CgroupError as e:
         if _without_cgroup(ctx, m, config, e):
+            data["cgroup"] = None
+            st.Container(ctx.root, data).save()
             return None
         raise
     try:
@@ -403,18 +426,24 @@ def start(c, wait_ready=True):
 
 def _start(c):
     fifo = os.path.join(c.dir, st.FIFO)
+    fault("start-before-fifo-open")
     try:
         fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise InvalidState("cannot start an already running container") from None
-    try:
-        failure = _wait_fifo(c, fd)
-    finally:
-        os.close(fd)
+    # Opening the fifo is the commit point (init's open returns, it writes and goes on), so
+    # the fifo goes now: a start killed after its read used to leave a running container
+    # that said "created", and a second start then waited forever (test_faults.py).
     try:
         os.unlink(fifo)
     except FileNotFoundError:
         pass
+    fault("start-fifo-opened")
+    try:
+        failure = _wait_fifo(c, fd)
+    finally:
+        os.close(fd)
+    fault("start-fifo-read")
     if failure is not None:
         from pyrunc.errors import HookError
         raise HookError(failure)
@@ -459,11 +488,33 @@ def _wait_fifo(c, fd):
                     if data:
                         return _read_rest(fd)
                     raise PyruncError("cannot start container: init died")
-            if not c.init_alive():
+            alive = c.init_alive()
+            if alive and _parked(c.pid):
+                continue
+            try:  # init may have answered since poll() returned
+                data = os.read(fd, 1)
+                if data == b"0":
+                    return None
+                if data:
+                    return _read_rest(fd)
+            except BlockingIOError:
+                pass
+            if not alive:
                 raise PyruncError("cannot start container: init died")
+            # Another start read the fifo first (both opened it before its unlink).
+            raise InvalidState("cannot start an already running container")
     finally:
         if pidfd >= 0:
             os.close(pidfd)
+
+
+def _parked(pid):
+    """init is still pyrunc-init (parked, or running startContainer hooks)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read(12) == b"pyrunc-init\0"
+    except OSError:
+        return False
 
 
 def _read_rest(fd):
@@ -516,13 +567,42 @@ def kill(c, sig, all_=False):
 
 
 def delete(c, force=False, warn=None):
+    if c.data.get("creator"):
+        return _delete_partial(c, force, warn)
     status = c.status()
     if status in (st.RUNNING, st.PAUSED):
         if not force:
             raise InvalidState(f"cannot delete container {c.id} that is not stopped: {status}")
     if status != st.STOPPED:
         _kill_and_wait(c, status)
+    fault("delete-killed")
     destroy(c, warn)
+
+
+def _delete_partial(c, force, warn):
+    """A state written by a create that has not finished: it is still running (refuse, or
+    with --force kill it), or it was killed. Either way its stage and init are found in the
+    cgroup and killed there (init's pid was never recorded)."""
+    import time
+    if st.creator_alive(c.data):
+        if not force:
+            raise InvalidState(f"cannot delete container {c.id} that is not stopped: creating")
+        try:
+            os.kill(c.data["creator"][0], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        for _ in range(1000):
+            if not st.creator_alive(c.data):
+                break
+            time.sleep(0.01)
+    fault("delete-partial-creator-killed")
+    if c.data.get("cgroup"):
+        m = c.cgroup_manager()
+        try:
+            m.kill_all(signal.SIGKILL)
+        except PyruncError:
+            pass
+    destroy(c, warn, hooks=False)  # no hook ran: poststop has nothing to undo
 
 
 def _kill_and_wait(c, status):
@@ -567,7 +647,7 @@ def _reap_if_child(pid):
         pass
 
 
-def destroy(c, warn=None):
+def destroy(c, warn=None, hooks=True):
     if c.data.get("cgroup"):
         m = c.cgroup_manager()
         if not c.data.get("own_pidns"):
@@ -576,8 +656,9 @@ def destroy(c, warn=None):
             except PyruncError:
                 pass
         m.destroy()
+    fault("delete-cgroup-removed")
     _remove_state_dir(c.dir)
-    if c.config.get("hooks"):
+    if hooks and c.config.get("hooks"):
         from pyrunc import hooks
         state = hooks.state_json(c.config, c.id, "stopped", 0, c.bundle)
         hooks.run(c.config, "poststop", state, warn=warn or (lambda m: None))

@@ -45,10 +45,21 @@ def run_one(hook, state, cwd=None):
     import subprocess
     args = hook.get("args") or [hook["path"]]
     timeout = hook.get("timeout")
+    import os
+    parent = os.getpid()
+
+    def die_with_parent():
+        # A hook dies with the pyrunc process that runs it: a create killed mid-way (then
+        # cleaned up by delete --force) left its prestart hook running (test_faults.py).
+        from pyrunc import native
+        native.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+        if os.getppid() != parent:
+            os._exit(1)  # the parent died before the prctl
     try:
         p = subprocess.Popen(args, executable=hook["path"], env=_env(hook.get("env")),
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, cwd=cwd, close_fds=True)
+                             stderr=subprocess.STDOUT, cwd=cwd, close_fds=True,
+                             preexec_fn=die_with_parent)
     except OSError as e:
         raise HookError(f"fork/exec {hook['path']}: {e.strerror}") from None
     try:

@@ -20,8 +20,19 @@ def rfc3339(ts=None, nanos=False):
 
 
 def _quote(text):
-    out = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    out = one_line(text.replace("\\", "\\\\").replace('"', '\\"'))
     return '"' + out + '"'
+
+
+def one_line(text):
+    """Control and line-separator characters escaped (messages quote config.json values:
+    the fuzz test found a CR in a key splitting the error line in two)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else
+                   {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(c) or
+                   (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+                   for c in text)
 
 
 def _json_str(text):
@@ -57,7 +68,8 @@ class Logger:
         if level in ("debug", "trace") and not self.debug_enabled:
             return
         try:
-            os.write(self._open(), self.format(level, msg).encode())
+            # backslashreplace: a lone surrogate from config.json must not end in a traceback
+            os.write(self._open(), self.format(level, msg).encode(errors="backslashreplace"))
         except OSError:
             pass
 
@@ -66,7 +78,8 @@ class Logger:
         if self.path:
             # runc prints the bare message on stderr as well when the log goes elsewhere.
             try:
-                os.write(2, (msg + "\n").encode())
+                # one line, whatever the message holds (found by the fuzz test)
+                os.write(2, (one_line(msg) + "\n").encode(errors="backslashreplace"))
             except OSError:
                 pass
 

@@ -15,6 +15,7 @@ FIFO = "exec.fifo"
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+.-")
 
 CREATED, RUNNING, PAUSED, STOPPED = "created", "running", "paused", "stopped"
+CREATING = "creating"  # only shown by state/list: commands see a partial state as stopped
 
 
 def check_id(cid):
@@ -31,6 +32,15 @@ def proc_stat(pid):
         return None
     fields = data[data.rfind(b")") + 2:].split()
     return fields[0].decode(), int(fields[19])
+
+
+def creator_alive(data):
+    """A partial state (see container.create) whose `pyrunc create` is still running."""
+    creator = data.get("creator")
+    if not creator:
+        return False
+    stat = proc_stat(creator[0])
+    return stat is not None and stat[0] != "Z" and stat[1] == creator[1]
 
 
 class Container:
@@ -81,13 +91,21 @@ class Container:
 
     def save(self):
         tmp = os.path.join(self.dir, "." + STATE_FILE + ".tmp")
-        with open(tmp, "wb") as f:
-            marshal.dump(self.data, f)
-        os.rename(tmp, os.path.join(self.dir, STATE_FILE))
+        try:
+            with open(tmp, "wb") as f:
+                marshal.dump(self.data, f)
+            os.rename(tmp, os.path.join(self.dir, STATE_FILE))
+        except OSError as e:
+            # e.g. a `delete --force` racing a create removed the half-made directory
+            # (tests/robustness: this was an "internal error: FileNotFoundError")
+            from pyrunc.errors import SyscallError
+            raise SyscallError(f"write container state in {self.dir}", e) from None
 
     def oci_state(self, status=None):
         """The runtime-spec state object (runc's field order)."""
         status = status or self.status()
+        if status == STOPPED and creator_alive(self.data):
+            status = CREATING
         out = {
             "ociVersion": self.config.get("ociVersion", ""),
             "id": self.id,

@@ -14,7 +14,7 @@ import _socket as socket
 import struct
 import termios
 
-from pyrunc import capabilities, hooks, lsm, native, pathsafe, rootfs, seccomp
+from pyrunc import capabilities, fault, hooks, lsm, native, pathsafe, rootfs, seccomp
 from pyrunc.errors import PyruncError
 from pyrunc.process import sync
 from pyrunc.process.sync import child_fail
@@ -71,6 +71,7 @@ def _prepare_rootfs(plan):
 
 def _sync_mounted(plan):
     # The parent runs prestart/createRuntime hooks while mounts are in place, before pivot.
+    fault("init-mounts")
     sync.send(plan.sock, mounted=1)
     plan.host_pid = sync.expect(plan.sock, "cont", "pyrunc")["pid"]
 
@@ -107,6 +108,7 @@ def _pivot_root(plan):
     else:
         os.chroot(plan.rootfs)
         os.chdir("/")
+    fault("init-pivot")
 
 
 def _console(plan):
@@ -436,6 +438,7 @@ def _close_fds(plan):
 
 
 def _exec_helper(plan):
+    fault("init-before-exec")
     sync.send(plan.sock, ready=1)
     _nondumpable_exec(plan)
     fds = str(plan.fifo_fd) + (f",{plan.hooks_fd}" if plan.hooks_fd >= 0 else "")

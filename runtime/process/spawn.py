@@ -10,7 +10,7 @@ when `create` exits init goes to the caller's subreaper (containerd's shim, conm
 import os
 import _signal as signal  # the C module: signal.py imports enum (~5 ms)
 
-from pyrunc import cgwarm, native
+from pyrunc import cgwarm, fault, native
 from pyrunc.errors import ConfigError, InitError, PyruncError
 from pyrunc.namespaces import TYPES
 from pyrunc.process import init, sync
@@ -29,6 +29,7 @@ def stage(plan, sock):
         native.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         sync.expect(sock, "go", "pyrunc")
         _enter_namespaces(plan, sock)
+        fault("stage-namespaces")
         pid = os.fork()
         if pid == 0:
             init.run(plan, sock)  # never returns
@@ -103,11 +104,13 @@ def start_init(plan, join_cgroup, creating_hooks, apply_resources=lambda: None):
         stage(plan, child)
     child.close()
     spawned.stage_pid = stage_pid
+    fault("create-stage-forked")
     chan = sync.Channel(parent)
     try:
         # In the cgroup before it makes namespaces: init and its children inherit it, and
         # a new cgroup namespace is rooted at the container's own cgroup.
         join_cgroup(stage_pid)
+        fault("create-stage-in-cgroup")
         chan.send(go=1)
         if "user" in plan.new_namespaces:
             chan.expect("userns", "namespace stage")
@@ -117,6 +120,7 @@ def start_init(plan, join_cgroup, creating_hooks, apply_resources=lambda: None):
         _reap(stage_pid)
         spawned.stage_pid = 0
         chan.expect("mounted")
+        fault("create-init-mounted")
         # Limits after the rootfs is ready, as runc sets them: the devices cgroup must not
         # refuse the mknod of the default devices half-way through its rules.
         apply_resources()

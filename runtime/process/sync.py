@@ -84,14 +84,15 @@ def expect(sock, key, who="pyrunc"):
 
 def child_fail(sock, err):
     """Report a failure in a setup process to the parent and exit without unwinding."""
-    if isinstance(err, PyruncError):
-        msg = str(err)
-    elif isinstance(err, OSError):
-        msg = f"{err.filename + ': ' if err.filename else ''}{err.strerror or err}"
-    else:
-        msg = f"{type(err).__name__}: {err}"
     try:
-        send(sock, error=msg)
-    except OSError:
+        if isinstance(err, PyruncError):
+            msg = str(err)
+        elif isinstance(err, OSError):
+            msg = f"{err.filename + ': ' if err.filename else ''}{err.strerror or err}"
+        else:
+            msg = f"{type(err).__name__}: {err}"
+        send(sock, error=msg[:MAX // 2])  # a huge message would not fit one packet
+    except BaseException:  # noqa: B036  whatever happens, a forked child never unwinds
         pass
-    os._exit(1)
+    finally:
+        os._exit(1)

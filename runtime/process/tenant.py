@@ -38,7 +38,7 @@ import socket
 import struct
 import termios
 
-from pyrunc import cgwarm, native
+from pyrunc import cgwarm, fault, native
 from pyrunc.errors import InitError, PyruncError
 from pyrunc.namespaces import TYPES
 from pyrunc.process import init, sync
@@ -141,6 +141,7 @@ def joiner(plan, sock):
             except OSError as e:
                 raise PyruncError(f"join {t} namespace of the container: {e.strerror}") \
                     from None
+        fault("exec-after-setns")
         if plan.root_fd >= 0:
             os.fchdir(plan.root_fd)
             os.chroot(".")
@@ -194,6 +195,7 @@ def tenant(plan, sock):
             _console(plan)
         _check_cwd(plan)
         init.run_steps(plan, STEPS)
+        fault("exec-before-exec")
         sync.send(sock, ready=1)
         fds = "-1" + (f":{plan.seccomp_fd}" if plan.seccomp_fd >= 0 else "")
         fds += init._closed_stdio(plan)
@@ -262,6 +264,7 @@ def start(plan, join_cgroup):
         parent.close()
         joiner(plan, child)
     child.close()
+    fault("exec-joiner-forked")
     close_plan_fds(plan)
     if plan.console is not None:
         plan.console.close()
@@ -274,6 +277,7 @@ def start(plan, join_cgroup):
         finally:
             _reap(joiner_pid)
         join_cgroup(pid)
+        fault("exec-tenant-in-cgroup")
         chan.send(cont=1)
         chan.expect("ready")
         msg = chan.recv()  # EOF: the memfd helper replaced the tenant

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from rtsupport import cgroup_dirs
+from rtsupport import assert_nothing_left as _assert_nothing_left
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
@@ -12,13 +12,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 def _log_lines(path):
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
-
-
-def _assert_nothing_left(rt, bundle):
-    assert rt.ids() == []
-    assert cgroup_dirs(bundle.config["linux"]["cgroupsPath"]) == []
-    with open("/proc/self/mountinfo") as f:
-        assert bundle.path not in f.read()
 
 
 @pytest.mark.parametrize("mutate,pointer", [
