@@ -8,12 +8,14 @@ PYRUNC := $(VENV)/bin/pyrunc
 BUILD := $(CURDIR)/_build
 DEB_PACKAGES := gcc make musl-tools libseccomp-dev libcap-dev busybox-static runc crun \
 	containerd iproute2 hyperfine python3-venv libc6-dev qemu-system-x86 \
-	podman conmon docker.io containernetworking-plugins uidmap iptables
+	podman conmon docker.io containernetworking-plugins uidmap iptables \
+	catatonit tini
 RUNTIME ?= $(PYRUNC)
 RUNTIME_NAME ?= $(notdir $(RUNTIME))
 CONFORMANCE_ARGS ?=
 
-.PHONY: deps install demo test test-unit test-integration conformance conformance-table bench clean
+.PHONY: deps install demo test test-unit test-integration conformance conformance-table bench clean \
+	test-clients test-cri bench-cri test-robustness fuzz
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -41,8 +43,28 @@ demo: install $(BUILD)/rootfs/bin/busybox
 test: install
 	PYRUNC=$(PYRUNC) PYRUNC_SHIM_BIN=$(VENV)/bin/containerd-shim-pyrunc-v1 \
 	PYRUNC_SHIM_BACKENDS="$$(command -v runc) $(PYRUNC)" \
-	    $(PY) -m pytest -q tests/unit tests/integration tests/shim tests/rootless
+	    $(PY) -m pytest -q tests/unit tests/integration tests/shim tests/rootless \
+	        tests/security tests/robustness tests/clients tests/cri
 	$(MAKE) --no-print-directory conformance RUNTIME=$(PYRUNC) RUNTIME_NAME=pyrunc
+
+# podman 4.3, dockerd 20.10 and ctr driving pyrunc and runc side by side (private daemons)
+test-clients: install $(BUILD)/rootfs/bin/busybox
+	PYRUNC=$(PYRUNC) $(PY) -m pytest -q tests/clients
+
+# Kubernetes node path: containerd's CRI with the pyrunc, pyrunc-shim and runc handlers
+test-cri: install $(BUILD)/rootfs/bin/busybox
+	PYRUNC=$(PYRUNC) PYRUNC_SHIM_BIN=$(VENV)/bin/containerd-shim-pyrunc-v1 $(PY) -m pytest -q tests/cri
+
+bench-cri: install $(BUILD)/rootfs/bin/busybox
+	PYRUNC=$(PYRUNC) PYRUNC_SHIM_BIN=$(VENV)/bin/containerd-shim-pyrunc-v1 $(PY) tests/cri/bench_cri.py 15
+
+# Faults, races, 1000 lifecycles 8 at a time, and a short fuzzing run (~2 min).
+test-robustness: install
+	PYRUNC=$(PYRUNC) $(PY) -m pytest -q tests/robustness
+
+# Long fuzzing of config.json: 10,000 hypothesis examples (~30 min), derandomized.
+fuzz: install
+	PYRUNC=$(PYRUNC) PYRUNC_FUZZ_EXAMPLES=10000 $(PY) -m pytest -q tests/robustness/test_fuzz.py
 
 test-integration: install
 	$(PY) -m pytest -q tests/integration
