@@ -142,21 +142,26 @@ def bundle(tmp_path, request):
     cid = f"t{os.getpid()}-{_counter[0]}"
     b = Bundle(str(tmp_path / "bundle"), cid)
     yield b
-    for d in cgroup_dirs(f"/{CG_PARENT}/{cid}"):
-        try:
-            os.rmdir(d)
-        except OSError:
-            pass
+    remove_empty_cgroups(f"/{CG_PARENT}/{cid}")
+
+
+def remove_empty_cgroups(rel):
+    """rmdir the cgroup `rel` and its sub-cgroups, deepest first, in every hierarchy; a busy
+    or missing one is left."""
+    for top in cgroup_dirs(rel):
+        if not os.path.isdir(top):
+            continue
+        for d, _, _ in sorted(os.walk(top), key=lambda x: len(x[0]), reverse=True):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _cgroup_parent():
     yield
-    for d in cgroup_dirs(f"/{CG_PARENT}"):
-        try:
-            os.rmdir(d)
-        except OSError:
-            pass
+    remove_empty_cgroups(f"/{CG_PARENT}")
 
 
 def needs_root():

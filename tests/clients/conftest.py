@@ -9,13 +9,12 @@ is parametrized over pyrunc and /usr/sbin/runc so every test is differential.
 import importlib.util
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 
 import pytest
 
-from rtsupport import PYRUNC, ROOTFS, RUNC
+from rtsupport import PYRUNC, ROOTFS, RUNC, remove_empty_cgroups
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Generic helpers of the shim tests (mount/socket cleanup, polling), loaded by path under a
@@ -41,17 +40,6 @@ def cgroup_dirs(relpath):
         if os.path.isdir(h) and not os.path.islink(h) and os.path.ismount(h):
             out.append(h + relpath)
     return out
-
-
-def remove_empty_cgroups(relpath):
-    for top in cgroup_dirs(relpath):
-        if not os.path.isdir(top):
-            continue
-        for dirpath, _, _ in sorted(os.walk(top), key=lambda x: len(x[0]), reverse=True):
-            try:
-                os.rmdir(dirpath)
-            except OSError:
-                pass
 
 
 def mount_points():
@@ -158,20 +146,7 @@ class Containerd:
             if self.proc is not None and self.proc.poll() is None:
                 self.remove_everything()
         finally:
-            if self.proc is not None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            for pid in self.shim_pids():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            for path in sockets:  # a killed shim cannot remove its socket in /run/containerd/s
-                shim_helpers.remove_dead_socket(path)
+            shim_helpers.stop_containerd(self.proc, self.shim_pids, sockets, timeout=20)
             if self.log:
                 self.log.close()
             shim_helpers.unmount_under(self.base)

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from rtsupport import PYRUNC, Bundle, Runtime, cgroup_dirs
+from rtsupport import PYRUNC, Bundle, Runtime, remove_empty_cgroups
 
 CG_PARENT = "prob-test"
 # One marker per pytest run: a process whose environment carries it is ours.
@@ -65,18 +65,10 @@ def pbundle(tmp_path):
     cid = new_id()
     b = make_bundle(tmp_path / "bundle", cid)
     yield b
-    for d in cgroup_dirs(f"/{CG_PARENT}/{cid}"):
-        try:
-            os.rmdir(d)
-        except OSError:
-            pass
+    remove_empty_cgroups(f"/{CG_PARENT}/{cid}")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _prob_cgroup_parent():
     yield
-    for d in cgroup_dirs(f"/{CG_PARENT}"):
-        try:
-            os.rmdir(d)
-        except OSError:
-            pass
+    remove_empty_cgroups(f"/{CG_PARENT}")

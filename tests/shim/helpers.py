@@ -187,23 +187,29 @@ class Containerd:
             for line in self.ctr("images", "ls", "-q", check=False).stdout.decode().split():
                 self.ctr("images", "rm", line, check=False)
         finally:
-            if self.proc is not None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            for pid in self.shim_pids():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            for path in sockets:  # a killed shim cannot remove its own socket
-                remove_dead_socket(path)
+            stop_containerd(self.proc, self.shim_pids, sockets, timeout=10)
             self.log.close()
             unmount_under(self.base)
             remove_cgroups(CGROUP_PARENT)
+
+
+def stop_containerd(proc, shim_pids, sockets, timeout):
+    """Stop a containerd the tests started (by its Popen), then SIGKILL the shims it leaves
+    (`shim_pids()` is called after containerd is gone) and remove their sockets."""
+    if proc is not None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for pid in shim_pids():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for path in sockets:  # a killed shim cannot remove its own socket in /run/containerd/s
+        remove_dead_socket(path)
 
 
 def remove_dead_socket(path):
