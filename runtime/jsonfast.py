@@ -4,9 +4,9 @@
 of a `pyrunc create` or `state`. Writing: the state file and the state output only hold strings,
 integers, booleans, lists and dicts, which `dumps` writes. Reading: `loads` drives the C scanner
 of the `_json` extension (the same one json.loads uses) directly; only invalid input falls back
-to the json module, to report its exact error.
+to the json module, to report its exact error. `_json` is an extension module loaded on the
+first `loads` (a `pyrunc state` only writes).
 """
-import _json
 
 
 class _ScanContext:
@@ -20,12 +20,16 @@ class _ScanContext:
     memo = None
 
 
-_scan = _json.make_scanner(_ScanContext())
+_scan = None
 _WS = " \t\n\r"
 
 
 def loads(data):
     """json.loads(data) for str or UTF-8 bytes; invalid input raises json's ValueError."""
+    global _scan
+    if _scan is None:
+        import _json
+        _scan = _json.make_scanner(_ScanContext())
     try:
         s = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
         start = len(s) - len(s.lstrip(_WS))

@@ -11,14 +11,16 @@ import sysconfig
 venv = os.path.abspath(sys.argv[1])
 site = sysconfig.get_path("purelib", vars={"base": venv, "platbase": venv})
 python = os.path.join(venv, "bin", "python3")
-for name, module in (("pyrunc", "pyrunc.__main__"),
-                     ("containerd-shim-pyrunc-v1", "pyrunc_shim.__main__")):
+# pyrunc's entry() exits without the interpreter's finalization; the shim is a daemon.
+for name, module, func, call in (
+        ("pyrunc", "pyrunc.__main__", "entry", "entry()"),
+        ("containerd-shim-pyrunc-v1", "pyrunc_shim.__main__", "main", "sys.exit(main())")):
     script = os.path.join(venv, "bin", name)
     text = f"""#!{python} -IS
 import sys
 sys.path.append({site!r})
-from {module} import main
-sys.exit(main())
+from {module} import {func}
+{call}
 """
     tmp = script + ".tmp"
     with open(tmp, "w") as f:

@@ -1,4 +1,4 @@
-"""pyrunc delete [--force] ID"""
+"""pyrunc delete [--force] ID (the usual form of a container with a state is run by ops.main)"""
 import os
 
 from pyrunc.cli.args import BOOL, Flag
@@ -9,7 +9,7 @@ FLAGS = (Flag("force,f", BOOL),)
 
 def main(ctx, args):
     opts, pos = parse_cmd("delete", FLAGS, args)
-    from pyrunc import container, state
+    from pyrunc import ops, state
     from pyrunc.errors import ContainerNotFound
     try:
         c = state.load(ctx.root, pos[0])
@@ -22,5 +22,5 @@ def main(ctx, args):
         if opts["force"]:
             return 0
         raise
-    container.delete(c, opts["force"], warn=ctx.log.warning)
+    ops.delete(c, opts["force"], warn=ctx.log.warning)
     return 0

@@ -1,4 +1,4 @@
-"""pyrunc kill [--all] ID [SIGNAL]"""
+"""pyrunc kill [--all] ID [SIGNAL] (the usual form is run by ops.main)"""
 from pyrunc.cli.args import BOOL, Flag
 from pyrunc.cli.common import parse_cmd
 
@@ -10,8 +10,8 @@ def main(ctx, args):
     from pyrunc.errors import UsageError
     if not 1 <= len(pos) <= 2:
         raise UsageError('pyrunc: "kill" requires a minimum of 1 and a maximum of 2 argument(s)')
-    from pyrunc import container, state
+    from pyrunc import ops, state
     c = state.load(ctx.root, pos[0])
-    sig = container.parse_signal(pos[1] if len(pos) > 1 else "SIGTERM")
-    container.kill(c, sig, opts["all"])
+    sig = ops.parse_signal(pos[1] if len(pos) > 1 else "SIGTERM")
+    ops.kill(c, sig, opts["all"])
     return 0

@@ -114,26 +114,35 @@ def main(argv):
         ctx.xdg_root = not root_flag and root != "/run/pyrunc"
         module = __import__("pyrunc.cli." + COMMANDS[cmd][0], fromlist=["run"])
         return module.main(ctx, args)
-    except UsageError as e:
+    except BaseException as e:
+        return failed(e, logger, cmd, ctx is not None and ctx.debug)
+
+
+def failed(e, logger, cmd, debug=False):
+    """THE error boundary (also for ops.main): one line on stderr or in --log, exit status 1."""
+    if isinstance(e, UsageError):
         if str(e).startswith("flag") or "argument" in str(e):
             sys.stdout.write("Incorrect Usage: %s\n\n" % e if str(e).startswith("flag")
                              else "Incorrect Usage.\n\n")
+            sys.stdout.flush()
         logger.error(str(e))
         return 1
-    except PyruncError as e:
-        if ctx is not None and ctx.debug:
+    if isinstance(e, PyruncError):
+        if debug:
             import traceback
-            traceback.print_exc()
+            traceback.print_exception(e)
         msg = str(e)
         if cmd in ("create", "run") and not getattr(e, "bare", False):
             msg = f"pyrunc {cmd} failed: {msg}"
         logger.error(msg)
         return e.exit_code
-    except KeyboardInterrupt:
+    if isinstance(e, KeyboardInterrupt):
         return 130
-    except Exception as e:  # the one place an unexpected error is turned into a line
-        if ctx is not None and ctx.debug:
-            import traceback
-            traceback.print_exc()
-        logger.error(f"internal error: {type(e).__name__}: {e}")
-        return 1
+    if not isinstance(e, Exception):
+        raise e
+    # the one place an unexpected error is turned into a line
+    if debug:
+        import traceback
+        traceback.print_exception(e)
+    logger.error(f"internal error: {type(e).__name__}: {e}")
+    return 1

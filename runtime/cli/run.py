@@ -18,7 +18,7 @@ FLAGS = CREATE_FLAGS + (Flag("keep", BOOL), Flag("no-subreaper", BOOL))
 
 def main(ctx, args):
     opts, pos = parse_cmd("run", FLAGS, args)
-    from pyrunc import container
+    from pyrunc import container, ops
     if opts["detach"] and opts["keep"]:
         from pyrunc.errors import PyruncError
         raise PyruncError("--detach and --keep cannot both be set")
@@ -44,11 +44,11 @@ def main(ctx, args):
             foreground.copy_size(master)
             fwd = foreground.Forwarder()
         # Detached, start passes the container's READY= on before returning (NOTIFY_SOCKET).
-        listener = container.start(c, wait_ready=opts["detach"])
+        listener = ops.start(c, wait_ready=opts["detach"])
     except BaseException:
         if master is not None:
             os.close(master)
-        container.delete(c, force=True)
+        ops.delete(c, force=True)
         raise
     if opts["detach"]:
         return 0
@@ -61,7 +61,7 @@ def main(ctx, args):
     else:
         status = _wait_forwarding(c.pid)
     if not opts["keep"]:
-        container.destroy(c, warn=ctx.log.warning)
+        ops.destroy(c, warn=ctx.log.warning)
     return status
 
 

@@ -1,4 +1,4 @@
-"""pyrunc state ID: the runtime-spec state as JSON."""
+"""pyrunc state ID: the runtime-spec state as JSON (the usual form is run by ops.main)."""
 import os
 
 from pyrunc.cli.common import parse_cmd
@@ -6,10 +6,6 @@ from pyrunc.cli.common import parse_cmd
 
 def main(ctx, args):
     _, pos = parse_cmd("state", (), args)
-    from pyrunc import state
-    from pyrunc.jsonfast import dumps
-    c = state.load(ctx.root, pos[0])
-    out = c.oci_state()
-    out["owner"] = ""
-    os.write(1, (dumps(out, indent=2) + "\n").encode())
+    from pyrunc import ops, state
+    os.write(1, ops.state_json(state.load(ctx.root, pos[0])).encode())
     return 0

@@ -84,13 +84,13 @@ def test_rfc3339_nanos():
 @pytest.mark.parametrize("text,num", [("9", 9), ("KILL", 9), ("sigkill", 9), ("SIGTERM", 15),
                                       ("term", 15), ("hup", 1), ("USR1", 10), ("34", 34)])
 def test_parse_signal(text, num):
-    from pyrunc.container import parse_signal
+    from pyrunc.ops import parse_signal
     assert parse_signal(text) == num
 
 
 @pytest.mark.parametrize("text", ["NOPE", "0", "999", "-1", ""])
 def test_parse_signal_unknown(text):
-    from pyrunc.container import parse_signal
+    from pyrunc.ops import parse_signal
     with pytest.raises(PyruncError, match="unknown signal"):
         parse_signal(text)
 
@@ -107,6 +107,6 @@ def test_bad_ids(cid):
 
 
 def test_signal_table_is_complete():
-    from pyrunc.container import parse_signal
+    from pyrunc.ops import parse_signal
     for s in signal.Signals:
         assert parse_signal(s.name) == s.value
