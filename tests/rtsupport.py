@@ -15,9 +15,13 @@ ROOTFS = os.path.join(REPO, "_build", "rootfs")
 CG_PARENT = "pyrunc-test"
 
 
-def pytest_configure(config):
+def ensure_rootfs():
     if os.geteuid() == 0 and not os.path.exists(os.path.join(ROOTFS, "bin", "busybox")):
         subprocess.run([os.path.join(REPO, "tests", "mkrootfs.sh"), ROOTFS], check=True)
+
+
+def pytest_configure(config):
+    ensure_rootfs()
 
 
 def base_config(args=("true",)):

@@ -35,6 +35,11 @@ def _missing():
     return None
 
 
+# Computed when pytest loads this conftest, which can be before the root conftest's
+# pytest_configure has built the busybox rootfs (a fresh clone): build it first, or every CRI
+# test would be skipped for a missing rootfs.
+from rtsupport import ensure_rootfs  # noqa: E402
+ensure_rootfs()
 MISSING = _missing()
 
 
