@@ -1,0 +1,120 @@
+"""state/start/kill/delete: the builtins-only path (ops.main) and the full CLI give the same
+results, and the hot path stays lean.
+
+`--debug` sends a command line to the full CLI (ops.main leaves it alone), so each case runs
+both ways on real containers and compares what a user sees: stdout, the error line, the exit
+status and the JSON log line.
+"""
+import json
+import os
+import subprocess
+
+import pytest
+
+from rtsupport import PYRUNC
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+
+def _both(pyrunc, *args, logs=(None, None)):
+    """(hot path, full CLI) results of the same command."""
+    hot = pyrunc(*args, log=logs[0])
+    full = pyrunc("--debug", *args, log=logs[1])
+    return hot, full
+
+
+def _created(pyrunc, bundle, cid=None):
+    bundle.args("sleep", "100").write()
+    r = pyrunc("create", "--bundle", bundle.path, cid or bundle.id)
+    assert r.returncode == 0, r.stderr
+    return cid or bundle.id
+
+
+def test_state_same_both_ways(pyrunc, bundle):
+    cid = _created(pyrunc, bundle)
+    hot, full = _both(pyrunc, "state", cid)
+    assert hot.returncode == full.returncode == 0
+    assert hot.stdout == full.stdout
+    assert json.loads(hot.stdout)["status"] == "created"
+    # runc's layout: two-space indent, "owner" last, a newline at the end
+    assert hot.stdout.startswith('{\n  "ociVersion": ') and hot.stdout.endswith('  "owner": ""\n}\n')
+
+
+@pytest.mark.parametrize("args, msg", [
+    (("kill", "{id}", "FOO"), "unknown signal 'FOO'"),
+    (("start", "{id}"), "cannot start an already running container"),
+    (("delete", "{id}"), "cannot delete container {id} that is not stopped: running"),
+])
+def test_errors_same_both_ways(pyrunc, bundle, tmp_path, args, msg):
+    cid = _created(pyrunc, bundle)
+    assert pyrunc("start", cid).returncode == 0
+    args = [a.format(id=cid) for a in args]
+    logs = (str(tmp_path / "hot.json"), str(tmp_path / "full.json"))
+    hot, full = _both(pyrunc, *args, logs=logs)
+    assert hot.stderr == msg.format(id=cid) + "\n"
+    for r, log in zip((hot, full), logs):
+        assert r.returncode == 1
+        # (--debug adds a traceback before the line)
+        assert r.stderr.splitlines()[-1] == msg.format(id=cid)
+        errors = [json.loads(x) for x in open(log).read().splitlines()]
+        assert [e["msg"] for e in errors if e["level"] == "error"] == [msg.format(id=cid)]
+    assert json.loads(pyrunc("state", cid).stdout)["status"] == "running"
+
+
+def test_lifecycle_on_the_hot_path(pyrunc, bundle):
+    cid = _created(pyrunc, bundle)
+    pid = json.loads(pyrunc("state", cid).stdout)["pid"]
+    assert pyrunc("start", cid).returncode == 0
+    assert json.loads(pyrunc("state", cid).stdout)["status"] == "running"
+    assert pyrunc("kill", cid, "KILL").returncode == 0
+    for _ in range(200):
+        if json.loads(pyrunc("state", cid).stdout)["status"] == "stopped":
+            break
+    assert json.loads(pyrunc("state", cid).stdout)["pid"] == 0
+    assert pyrunc("delete", cid).returncode == 0
+    assert pyrunc.ids() == []
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    assert not any(os.path.exists(f"/sys/fs/cgroup/{c}{bundle.config['linux']['cgroupsPath']}")
+                   for c in os.listdir("/sys/fs/cgroup"))
+
+
+def test_delete_force_of_a_running_container(pyrunc, bundle):
+    cid = _created(pyrunc, bundle)
+    assert pyrunc("start", cid).returncode == 0
+    r = pyrunc("delete", "-f", cid)
+    assert r.returncode == 0, r.stderr
+    assert pyrunc.ids() == []
+    assert not any(os.path.exists(f"/sys/fs/cgroup/{c}{bundle.config['linux']['cgroupsPath']}")
+                   for c in os.listdir("/sys/fs/cgroup"))
+
+
+def _imported(pyrunc, *args):
+    """Modules a pyrunc command imports, from -X importtime (the launcher's interpreter)."""
+    with open(PYRUNC) as f:
+        python = f.readline()[2:].split()[0]
+    r = subprocess.run([python, "-X", "importtime", "-I", "-S", PYRUNC, "--root", pyrunc.root,
+                        *args], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return {line.split("|")[-1].strip() for line in r.stderr.splitlines()
+            if line.startswith("import time:")}
+
+
+def test_hot_path_imports_builtins_only(pyrunc, bundle):
+    """`import os` alone costs ~1 ms, json ~7, the cgroups package ~1: none of them, and no
+    pyrunc module beyond the four the path needs, on state/kill/delete."""
+    cid = _created(pyrunc, bundle)
+    mods = _imported(pyrunc, "state", cid)
+    assert not mods & {"os", "json", "re", "enum", "pyrunc.cgroups", "pyrunc.errors",
+                       "pyrunc.container", "pyrunc.cli.main"}, mods
+    assert {m for m in mods if m.startswith("pyrunc")} <= {
+        "pyrunc", "pyrunc.__main__", "pyrunc.ops", "pyrunc.state", "pyrunc.jsonfast"}
+    mods = _imported(pyrunc, "kill", cid, "KILL")
+    assert {m for m in mods if m.startswith("pyrunc")} <= {
+        "pyrunc", "pyrunc.__main__", "pyrunc.ops", "pyrunc.state"}
+    assert "os" not in mods
+    for _ in range(200):
+        if json.loads(pyrunc("state", cid).stdout)["status"] == "stopped":
+            break
+    mods = _imported(pyrunc, "delete", cid)
+    assert "os" not in mods and "pyrunc.cgroups" not in mods, mods
+    assert pyrunc.ids() == []
