@@ -236,3 +236,62 @@ def remove_tree(path):
         posix.rmdir(path)
     except OSError:
         pass
+
+
+# ---- JSON output (state, list, hooks' state, features; jsonfast.py re-exports it) ----------
+# json.dumps(obj, indent=indent, ensure_ascii=False) for plain data, without `import json`
+# (~7 ms: json.decoder pulls in re and enum).
+
+_ESC = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def dumps_str(s):
+    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
+        return '"' + s + '"'
+    out = []
+    for ch in s:
+        if ch in _ESC:
+            out.append(_ESC[ch])
+        elif ch < " " or ch == "\x7f":
+            out.append("\\u%04x" % ord(ch))
+        elif not ch.isprintable() or "\u2028" <= ch <= "\u2029":
+            code = ord(ch)
+            if code > 0xFFFF:
+                code -= 0x10000
+                out.append("\\u%04x\\u%04x" % (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)))
+            else:
+                out.append("\\u%04x" % code)
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def dumps(obj, indent=None, _level=0):
+    if obj is None:
+        return "null"
+    if obj is True:
+        return "true"
+    if obj is False:
+        return "false"
+    if isinstance(obj, str):
+        return dumps_str(obj)
+    if isinstance(obj, int):
+        return str(obj)
+    if isinstance(obj, float):
+        return repr(obj)
+    if isinstance(obj, dict):
+        items = [dumps_str(str(k)) + (": " if indent is not None else ":")
+                 + dumps(v, indent, _level + 1) for k, v in obj.items()]
+        return _wrap("{", "}", items, indent, _level)
+    if isinstance(obj, (list, tuple)):
+        return _wrap("[", "]", [dumps(v, indent, _level + 1) for v in obj], indent, _level)
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def _wrap(open_, close, items, indent, level):
+    if not items:
+        return open_ + close
+    if indent is None:
+        return open_ + ",".join(items) + close
+    pad = "\n" + " " * (indent * (level + 1))
+    return open_ + pad + ("," + pad).join(items) + "\n" + " " * (indent * level) + close

@@ -13,7 +13,7 @@ site = sysconfig.get_path("purelib", vars={"base": venv, "platbase": venv})
 python = os.path.join(venv, "bin", "python3")
 # pyrunc's entry() exits without the interpreter's finalization; the shim is a daemon.
 for name, module, func, call in (
-        ("pyrunc", "pyrunc.__main__", "entry", "entry()"),
+        ("pyrunc", "pyrunc.ops", "entry", "entry()"),
         ("containerd-shim-pyrunc-v1", "pyrunc_shim.__main__", "main", "sys.exit(main())")):
     script = os.path.join(venv, "bin", name)
     text = f"""#!{python} -IS
