@@ -40,11 +40,20 @@ def read_kv(path):
     return out
 
 
+def _write_once(path, value):
+    """One write(2) through a bare fd: no existence check, buffer or text layer (a container
+    start writes ~25 cgroup files; open() in text mode costs ~40 us more each)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
 def write(path, value):
     """A plain write for the manager's own bookkeeping (procs, freezer)."""
     try:
-        with open(path, "w") as f:
-            f.write(value)
+        _write_once(path, value)
     except OSError as e:
         raise CgroupError(f"write {value!r} to {path}", e) from None
 
@@ -54,11 +63,10 @@ def write_res(directory, name, value, pointer):
     if directory is None:
         raise ConfigError(RES + pointer, f"the controller for {name} is not available on this host")
     path = os.path.join(directory, name)
-    if not os.path.exists(path):
-        raise ConfigError(RES + pointer, f"not supported by this host (file {path} does not exist)")
     try:
-        with open(path, "w") as f:
-            f.write(str(value))
+        _write_once(path, str(value))
+    except FileNotFoundError:
+        raise ConfigError(RES + pointer, f"not supported by this host (file {path} does not exist)") from None
     except OSError as e:
         raise ConfigError(RES + pointer, f"the kernel refused {value!r} "
                                          f"(file {path}: {e.strerror})") from None

@@ -48,6 +48,16 @@ class Recorder:
             f.write = write
         return f
 
+    def write_once(self, path, value):
+        """files._write_once on the temp tree: recorded, and like cgroupfs never creating a
+        missing file."""
+        if not os.path.exists(path):
+            raise FileNotFoundError(2, "No such file or directory", path)
+        if str(path).startswith(str(self.root)):
+            self.writes.append((os.path.relpath(path, self.root), value))
+        with _real_open(path, "w") as f:
+            f.write(value)
+
     def values(self, name):
         return [v for p, v in self.writes if p.endswith(name)]
 
@@ -69,6 +79,7 @@ def v1tree(tmp_path, monkeypatch):
         dirs[ctrl] = str(d)
     rec = Recorder(tmp_path)
     monkeypatch.setattr(files, "open", rec.open, raising=False)
+    monkeypatch.setattr(files, "_write_once", rec.write_once)
     rec.dirs = dirs
     return rec
 
@@ -83,5 +94,6 @@ def v2tree(tmp_path, monkeypatch):
     (d / "memory.current").write_text("1000\n")
     rec = Recorder(tmp_path)
     monkeypatch.setattr(files, "open", rec.open, raising=False)
+    monkeypatch.setattr(files, "_write_once", rec.write_once)
     rec.dir = str(d)
     return rec
