@@ -23,6 +23,10 @@ from pyrunc.namespaces import TYPES
 
 CLONE_NEWNET = TYPES["network"][0]
 IFA_F_PERMANENT = 0x80
+# Address flags a user sets (nodad, homeaddress, mngtmpaddr, noprefixroute, autojoin): kept
+# across the move, as runc re-adds the address it listed, flags included. (State flags such
+# as tentative or dadfailed are the kernel's.)
+USER_ADDR_FLAGS = 0x02 | 0x10 | 0x100 | 0x200 | 0x400
 RT_SCOPE_UNIVERSE = 0
 IFF_UP = 0x1
 
@@ -104,8 +108,9 @@ def _index(ipr, name):
 
 
 def _describe(ipr, name):
-    """(index, was up, [(family, address, prefixlen)]) with only the permanent addresses of
-    global scope: dynamic and link/host-scope ones belong to where they were made."""
+    """(index, was up, [(family, address, prefixlen, flags)]) with only the permanent
+    addresses of global scope: dynamic and link/host-scope ones belong to where they were
+    made."""
     idx = _index(ipr, name)
     link = ipr.get_links(idx)[0]
     addrs = []
@@ -114,13 +119,15 @@ def _describe(ipr, name):
         if flags is None:
             flags = a["flags"]
         if flags & IFA_F_PERMANENT and a["scope"] == RT_SCOPE_UNIVERSE:
-            addrs.append((a["family"], a.get_attr("IFA_ADDRESS"), a["prefixlen"]))
+            addrs.append((a["family"], a.get_attr("IFA_ADDRESS"), a["prefixlen"],
+                          flags & USER_ADDR_FLAGS))
     return idx, bool(link["flags"] & IFF_UP), addrs
 
 
 def _add_addresses(ipr, idx, addrs):
-    for family, address, prefixlen in addrs:
-        ipr.addr("add", index=idx, family=family, address=address, prefixlen=prefixlen)
+    for family, address, prefixlen, flags in addrs:
+        extra = {"IFA_FLAGS": flags} if flags else {}
+        ipr.addr("add", index=idx, family=family, address=address, prefixlen=prefixlen, **extra)
 
 
 class _InNetns:

@@ -8,6 +8,7 @@ so the network devices moved here are veth ends (pfea*), removed after each test
 import array
 import fcntl
 import json
+import ipaddress
 import os
 import select
 import shutil
@@ -335,7 +336,8 @@ class Veth:
         self.name = f"pfea{k}"
         self.peer = f"pfea{k}p"
         self.addr4 = f"10.253.{k}.1/24"
-        self.addr6 = f"fd00:fea::{k}/64"
+        # as `ip` prints it (k == 0 gives "fd00:fea::/64", not "fd00:fea::0/64")
+        self.addr6 = str(ipaddress.ip_interface(f"fd00:fea::{k}/64"))
         subprocess.run(["ip", "link", "add", self.name, "type", "veth", "peer", "name",
                         self.peer], check=True)
         subprocess.run(["ip", "addr", "add", self.addr4, "dev", self.name], check=True)
@@ -384,6 +386,10 @@ def test_net_devices_moved_renamed_configured(pyrunc, pbundle, veth):
     assert v.exists(v.peer)
     r = pyrunc("exec", pbundle.id, "ip", "-o", "addr", "show", "dev", "ctr0", check=True)
     assert v.addr4 in r.stdout and v.addr6 in r.stdout
+    # the flags a user gave the address come along (runc re-adds the address it listed):
+    # nodad, which busybox's ip prints as "flags 02"
+    line6 = [line for line in r.stdout.splitlines() if v.addr6 in line][0]
+    assert "nodad" in line6 or "flags 02" in line6
     r = pyrunc("exec", pbundle.id, "ip", "-o", "link", "show", "dev", "ctr0", check=True)
     assert ",UP" in r.stdout or "<UP" in r.stdout
     # Delete: the namespace dies; a virtual device dies with it (a physical one would come
