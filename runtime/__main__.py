@@ -7,10 +7,5 @@ def main(argv=None):
     return run_command(sys.argv[1:] if argv is None else argv)
 
 
-def entry():
-    from pyrunc.ops import entry
-    entry()
-
-
 if __name__ == "__main__":
     sys.exit(main())

@@ -119,15 +119,7 @@ class Containerd:
         return pids
 
     def shim_sockets(self):
-        root = os.path.join(self.state, "io.containerd.runtime.v2.task", self.namespace)
-        paths = []
-        for cid in os.listdir(root) if os.path.isdir(root) else ():
-            try:
-                with open(os.path.join(root, cid, "address")) as f:
-                    paths.append(f.read().replace("unix://", "", 1))
-            except OSError:
-                pass
-        return paths
+        return shim_helpers.shim_sockets(self.state, self.namespace)
 
     def remove_everything(self):
         for cid in self.tasks():

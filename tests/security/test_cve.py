@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from rtsupport import CG_PARENT, PYRUNC, RUNC, ROOTFS, Bundle, cgroup_dirs
+from rtsupport import CG_PARENT, PYRUNC, RUNC, ROOTFS, Bundle, remove_empty_cgroups
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -60,11 +60,7 @@ def box(tmp_path):
 
     yield Box()
     for cid in made:
-        for d in cgroup_dirs(f"/{CG_PARENT}/{cid}"):
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
+        remove_empty_cgroups(f"/{CG_PARENT}/{cid}")
 
 
 def clean_failure(runtime, r, cid):

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from rtsupport import CG_PARENT, cgroup_dirs
+from rtsupport import CG_PARENT, remove_empty_cgroups
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
@@ -16,11 +16,7 @@ def idb(bundle):
     bundle.id = f"pcve-idmap-{os.getpid()}"
     bundle.config["linux"]["cgroupsPath"] = f"/{CG_PARENT}/{bundle.id}"
     yield bundle
-    for d in cgroup_dirs(f"/{CG_PARENT}/{bundle.id}"):
-        try:
-            os.rmdir(d)
-        except OSError:
-            pass
+    remove_empty_cgroups(f"/{CG_PARENT}/{bundle.id}")
 
 
 def _shared(tmp_path):

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from rtsupport import CG_PARENT, cgroup_dirs
+from rtsupport import CG_PARENT, remove_empty_cgroups
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
               pytest.mark.skipif(os.path.exists("/sys/fs/selinux/enforce") or
@@ -17,11 +17,7 @@ def lsm_bundle(bundle):
     bundle.id = f"pcve-lsm-{os.getpid()}"
     bundle.config["linux"]["cgroupsPath"] = f"/{CG_PARENT}/{bundle.id}"
     yield bundle
-    for d in cgroup_dirs(f"/{CG_PARENT}/{bundle.id}"):
-        try:
-            os.rmdir(d)
-        except OSError:
-            pass
+    remove_empty_cgroups(f"/{CG_PARENT}/{bundle.id}")
 
 
 @pytest.mark.parametrize("where,value,why", [

@@ -170,15 +170,7 @@ class Containerd:
             self.ctr("containers", "rm", line, check=False)
 
     def shim_sockets(self):
-        state = os.path.join(self.base, "state", "io.containerd.runtime.v2.task", self.namespace)
-        paths = []
-        for cid in os.listdir(state) if os.path.isdir(state) else ():
-            try:
-                with open(os.path.join(state, cid, "address")) as f:
-                    paths.append(f.read().replace("unix://", "", 1))
-            except OSError:
-                pass
-        return paths
+        return shim_sockets(os.path.join(self.base, "state"), self.namespace)
 
     def stop(self):
         sockets = self.shim_sockets()
@@ -191,6 +183,19 @@ class Containerd:
             self.log.close()
             unmount_under(self.base)
             remove_cgroups(CGROUP_PARENT)
+
+
+def shim_sockets(state, namespace):
+    """The sockets of the shims a containerd with this state dir started in `namespace`."""
+    root = os.path.join(state, "io.containerd.runtime.v2.task", namespace)
+    paths = []
+    for cid in os.listdir(root) if os.path.isdir(root) else ():
+        try:
+            with open(os.path.join(root, cid, "address")) as f:
+                paths.append(f.read().replace("unix://", "", 1))
+        except OSError:
+            pass
+    return paths
 
 
 def stop_containerd(proc, shim_pids, sockets, timeout):
