@@ -168,3 +168,57 @@ long pyrunc_fstatfs_type(int fd)
         return -1;
     return (long)st.f_type;
 }
+
+/* fork(2) of the Python process straight into a cgroup (clone3 CLONE_INTO_CGROUP, Linux
+ * 5.7+, cgroup v2 or the unified mount of a hybrid host). The one wrapper with logic in it,
+ * for a reason: a write to cgroup.procs after an idle gap waits out an RCU grace period
+ * (the global threadgroup rwsem switching to writer mode, ~10-20 ms on this kind of VM, in
+ * the middle of every container start); a child born in its cgroup takes no such lock. It
+ * does what os.fork() does around fork(): with the GIL held (cffi releases it for the call),
+ * PyOS_BeforeFork / clone3 / PyOS_AfterFork_{Child,Parent}. glibc's fork() also stores the
+ * child's tid in its thread descriptor (CLONE_CHILD_SETTID on THREAD_SELF->tid); clone3
+ * does the same here at that field's offset, which is checked first against gettid(): on
+ * any other libc or layout this returns -1/ENOSYS and the caller uses os.fork(). Call it
+ * only while the process has one thread (glibc's internal locks are not reset in the
+ * child, as fork() would after taking them). */
+#include <pthread.h>
+#include <signal.h>
+
+struct pyrunc_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+             set_tid, set_tid_size, cgroup;
+};
+#define PYRUNC_CLONE_INTO_CGROUP 0x200000000ULL
+#define PYRUNC_GLIBC_TID_OFFSET 0x2d0  /* x86_64 glibc 2.2x-2.4x: offsetof(struct pthread, tid) */
+
+long pyrunc_fork_into_cgroup(int cgroup_fd)
+{
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(SYS_clone3)
+    pid_t *tidp = (pid_t *)((char *)pthread_self() + PYRUNC_GLIBC_TID_OFFSET);
+    if (*tidp != (pid_t)syscall(SYS_gettid)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    struct pyrunc_clone_args a;
+    memset(&a, 0, sizeof a);
+    a.flags = PYRUNC_CLONE_INTO_CGROUP | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+    a.child_tid = (uint64_t)(uintptr_t)tidp;
+    a.exit_signal = SIGCHLD;
+    a.cgroup = (uint64_t)cgroup_fd;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyOS_BeforeFork();
+    long pid = syscall(SYS_clone3, &a, sizeof a);
+    int saved = errno;
+    if (pid == 0)
+        PyOS_AfterFork_Child();
+    else
+        PyOS_AfterFork_Parent();
+    PyGILState_Release(g);
+    errno = saved;
+    return pid;
+#else
+    (void)cgroup_fd;
+    errno = ENOSYS;
+    return -1;
+#endif
+}

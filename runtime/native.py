@@ -90,6 +90,12 @@ def personality(persona):
     return _check(lib.pyrunc_personality(persona))
 
 
+def fork_into_cgroup(cgroup_fd):
+    """os.fork(), the child born in the cgroup directory `cgroup_fd` (v2 or a hybrid host's
+    unified mount); OSError(ENOSYS) where it cannot be done safely (csrc/native.c)."""
+    return _check(lib.pyrunc_fork_into_cgroup(cgroup_fd))
+
+
 def fstatfs_type(fd):
     """The filesystem magic number (statfs f_type) of the file `fd`."""
     return _check(lib.pyrunc_fstatfs_type(fd))

@@ -45,7 +45,7 @@ def entry():
 
 def run_command(argv):
     """`pyrunc ARGV...`: the hot path below, else the full CLI."""
-    if "create" in argv or "run" in argv or "exec" in argv:
+    if "exec" in argv:
         # Before anything else is imported: see cgwarm.py (a false positive, such as a
         # container named "run", costs one harmless write).
         from pyrunc import cgwarm

@@ -53,6 +53,14 @@ class Manager:
         for path in self._dirs():
             write(os.path.join(path, "cgroup.procs"), str(pid))
 
+    def self_join(self):
+        """How a new process can join without a write to cgroup.procs (spawn.start_init):
+        the cgroup2 directory to be born into (a hybrid host's unified mount; None without
+        one) and the v1 `tasks` files the process writes "0" to itself, which moves only
+        the writing thread and so skips the global threadgroup lock."""
+        uni = self.paths.get("unified")
+        return uni, [os.path.join(d, "tasks") for d in self._dirs() if d != uni]
+
     def apply(self, resources, skip_devices=False):
         from pyrunc.cgroups import v1_resources
         v1_resources.apply(resources, self.paths, skip_devices)

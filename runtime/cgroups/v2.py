@@ -39,6 +39,10 @@ class Manager:
     def add_pid(self, pid):
         write(os.path.join(self.path, "cgroup.procs"), str(pid))
 
+    def self_join(self):
+        """See v1.Manager.self_join: born into the one directory, nothing else to write."""
+        return self.path, []
+
     def apply(self, resources, skip_devices=False):
         from pyrunc.cgroups import v2_resources
         self.warnings = v2_resources.apply(resources, self.path, skip_devices)

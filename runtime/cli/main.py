@@ -108,7 +108,7 @@ def main(argv):
             raise PyruncError("option --root argument should not be set to /")
         gopts["root"] = os.path.abspath(root)
         ctx = Context(gopts, logger)
-        if cmd in ("create", "run", "exec"):
+        if cmd == "exec":
             from pyrunc import cgwarm
             cgwarm.start()  # a no-op when __main__ started it already
         ctx.xdg_root = not root_flag and root != "/run/pyrunc"

@@ -9,6 +9,7 @@ when `create` exits init goes to the caller's subreaper (containerd's shim, conm
 """
 import os
 import _signal as signal  # the C module: signal.py imports enum (~5 ms)
+import _thread
 
 from pyrunc import cgwarm, fault, native
 from pyrunc.errors import ConfigError, InitError, PyruncError
@@ -28,6 +29,8 @@ def stage(plan, sock):
         native.prctl(PR_SET_DUMPABLE, 0)
         native.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         sync.expect(sock, "go", "pyrunc")
+        for path in plan.join_tasks:
+            _join_self(path)
         _enter_namespaces(plan, sock)
         fault("stage-namespaces")
         pid = os.fork()
@@ -37,6 +40,47 @@ def stage(plan, sock):
         os._exit(0)
     except BaseException as e:  # report anything to the parent, never unwind into the CLI
         sync.child_fail(sock, e)
+
+
+def _join_self(tasks):
+    try:
+        fd = os.open(tasks, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise PyruncError(f"join cgroup {os.path.dirname(tasks)}: {e.strerror}") from None
+
+
+def _fork_stage(plan):
+    """Fork the stage. Returns (pid, joined): joined when the stage gets into its cgroups
+    without a write of its pid to cgroup.procs, which on a host whose cgroups have been idle
+    waits out an RCU grace period (the global threadgroup rwsem switching to writer mode:
+    10-20 ms here, in the middle of every container start; runc and crun pay it). Instead it
+    is born into the cgroup2 directory (clone3 CLONE_INTO_CGROUP, native.fork_into_cgroup)
+    and writes "0" to each v1 hierarchy's `tasks` itself (moving only the calling thread
+    takes no such lock), before it makes any namespace. Only while this process has one
+    thread; otherwise, or when the kernel or libc cannot, a plain fork and the parent's
+    write to cgroup.procs, as before."""
+    if plan.self_join is None or _thread._count():
+        return os.fork(), False
+    udir, tasks = plan.self_join
+    plan.join_tasks = tasks
+    if udir is None:
+        return os.fork(), True
+    try:
+        fd = os.open(udir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        plan.join_tasks = ()
+        return os.fork(), False
+    try:
+        return native.fork_into_cgroup(fd), True
+    except OSError:
+        plan.join_tasks = ()
+        return os.fork(), False
+    finally:
+        os.close(fd)
 
 
 def _enter_namespaces(plan, sock):
@@ -98,7 +142,7 @@ def start_init(plan, join_cgroup, creating_hooks, apply_resources=lambda: None):
     parent, child = sync.pair()
     plan.sock = child
     spawned = Spawned()
-    stage_pid = os.fork()
+    stage_pid, joined = _fork_stage(plan)
     if stage_pid == 0:
         parent.close()
         stage(plan, child)
@@ -109,7 +153,8 @@ def start_init(plan, join_cgroup, creating_hooks, apply_resources=lambda: None):
     try:
         # In the cgroup before it makes namespaces: init and its children inherit it, and
         # a new cgroup namespace is rooted at the container's own cgroup.
-        join_cgroup(stage_pid)
+        if not joined:
+            join_cgroup(stage_pid)
         fault("create-stage-in-cgroup")
         chan.send(go=1)
         if "user" in plan.new_namespaces:
