@@ -45,6 +45,11 @@ def entry():
 
 def run_command(argv):
     """`pyrunc ARGV...`: the hot path below, else the full CLI."""
+    import gc
+    # A short-lived process: nothing to gain from the cyclic collector, and a collection in
+    # a forked setup process (stage, init) writes to every tracked object, i.e. copies
+    # each page it shares with the parent.
+    gc.disable()
     if "exec" in argv:
         # Before anything else is imported: see cgwarm.py (a false positive, such as a
         # container named "run", costs one harmless write).

@@ -12,15 +12,17 @@ import resource
 import _signal as signal  # C modules: signal.py and socket.py import enum (~5 ms)
 import _socket as socket
 import struct
-import termios
+import sys
 
-from pyrunc import capabilities, fault, hooks, lsm, native, pathsafe, rootfs, seccomp
+from pyrunc import capabilities, fault, hooks, lsm, native, pathsafe, rootfs
 from pyrunc.errors import PyruncError
 from pyrunc.process import sync
 from pyrunc.process.sync import child_fail
 
 # Everything init uses is imported above, at module load in the parent: after pivot_root
-# the host's Python library is out of reach, and a lazy import there would fail.
+# the host's Python library is out of reach, and a lazy import there would fail. Two
+# exceptions, taken from sys.modules, where the parent put them only when the config needs
+# them (container.create): termios (process.terminal) and pyrunc.seccomp (linux.seccomp).
 
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_KEEPCAPS = 8
@@ -121,6 +123,7 @@ def _console(plan):
     os.setsid()
     if not plan.process.get("terminal"):
         return
+    termios = sys.modules["termios"]
     master, slave = os.openpty()
     name = os.ttyname(slave)
     size = plan.process.get("consoleSize") or {}
@@ -243,7 +246,7 @@ def _no_new_privs(plan):
 def _seccomp_with_privileges(plan):
     # Without NO_NEW_PRIVS, loading a filter needs CAP_SYS_ADMIN: before the drop.
     if plan.seccomp is not None and not plan.process.get("noNewPrivileges"):
-        seccomp.load_in_init(plan)
+        sys.modules["pyrunc.seccomp"].load_in_init(plan)
 
 
 def _seccomp_late(plan):
@@ -252,6 +255,7 @@ def _seccomp_late(plan):
     # With a listener, it is loaded here: the notify fd goes out during create.
     plan.seccomp_fd = -1
     if plan.seccomp is not None and plan.process.get("noNewPrivileges"):
+        seccomp = sys.modules["pyrunc.seccomp"]
         if plan.seccomp.listener:
             seccomp.load_in_init(plan)
         else:

@@ -11,7 +11,7 @@ import os
 import _signal as signal  # the C module: signal.py imports enum (~5 ms)
 import _thread
 
-from pyrunc import cgwarm, fault, native
+from pyrunc import fault, native
 from pyrunc.errors import ConfigError, InitError, PyruncError
 from pyrunc.namespaces import TYPES
 from pyrunc.process import init, sync
@@ -138,7 +138,6 @@ def start_init(plan, join_cgroup, creating_hooks, apply_resources=lambda: None):
 
     On failure the caller kills whatever pid it got (see Spawned.kill)."""
     native.prctl(PR_SET_CHILD_SUBREAPER, 1)
-    cgwarm.wait()
     parent, child = sync.pair()
     plan.sock = child
     spawned = Spawned()

@@ -227,3 +227,66 @@ def test_destroy_is_idempotent(mgr):
     mgr.destroy()
     assert not any(os.path.exists(p) for p in mgr.paths.values())
     mgr.create()  # for the fixture's own destroy
+
+
+FORK_INTO = r"""
+import os, sys
+from pyrunc import native
+uni, tasks = sys.argv[1], sys.argv[2:]
+fd = os.open(uni, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+pid = native.fork_into_cgroup(fd)
+if pid == 0:
+    for t in tasks:
+        f = os.open(t, os.O_WRONLY)
+        os.write(f, b"0")
+        os.close(f)
+    with open("/proc/self/cgroup") as f:
+        sys.stdout.write(f.read())
+    sys.stdout.flush()
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_self_join_reaches_every_hierarchy(mgr):
+    """What create's stage does (spawn._fork_stage): born into the unified cgroup by clone3,
+    then "0" into each v1 tasks file; no cgroup.procs write. It ends up where add_pid puts
+    a process, in every hierarchy."""
+    uni, tasks = mgr.self_join()
+    if uni is None:
+        pytest.skip("no cgroup2 mount beside the v1 hierarchies")
+    assert tasks and all(t.endswith("/tasks") for t in tasks) and uni not in map(os.path.dirname, tasks)
+    out = subprocess.run([sys.executable, "-c", FORK_INTO, uni] + tasks, capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    rel = "/" + os.path.relpath(uni, "/sys/fs/cgroup/unified")
+    lines = out.stdout.split()
+    assert len(lines) == len(tasks) + 1  # one line per hierarchy: each v1 dir, unified
+    assert all(line.endswith(":" + rel) for line in lines), lines
+
+
+FALLBACK = r"""
+import os, sys
+from pyrunc.process import spawn
+
+class Plan:
+    self_join = (sys.argv[1], ["/nonexistent/tasks"])
+    join_tasks = ()
+
+plan = Plan()
+pid, joined = spawn._fork_stage(plan)
+if pid == 0:
+    os._exit(7)
+_, status = os.waitpid(pid, 0)
+print(joined, list(plan.join_tasks), os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_fork_stage_falls_back_to_fork(tmp_path):
+    """A directory that is not a cgroup: clone3 refuses it, and the stage is forked the old
+    way, to be joined by the parent (joined False, no tasks for the child to write)."""
+    out = subprocess.run([sys.executable, "-c", FALLBACK, str(tmp_path)], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "[]", "7"]

@@ -97,3 +97,15 @@ def test_add_pid_sub_v2_rejects_controllers_and_escapes(tmp_path):
     for bad in (["memory:sub"], ["../x"], ["/abs"]):
         with pytest.raises(ConfigError):
             add_pid_sub(m, 7, bad)
+
+
+def test_self_join_targets():
+    """v1 with a unified mount: born into the unified dir, "0" into each distinct v1 tasks
+    file (co-mounted controllers share one); pure v1: no clone target; v2: the one dir."""
+    from pyrunc.cgroups import v1, v2
+    m = v1.Manager({"paths": {"cpu": "/c/cpu,cpuacct/x", "cpuacct": "/c/cpu,cpuacct/x",
+                              "memory": "/c/memory/x", "unified": "/c/unified/x"}})
+    assert m.self_join() == ("/c/unified/x", ["/c/cpu,cpuacct/x/tasks", "/c/memory/x/tasks"])
+    m = v1.Manager({"paths": {"memory": "/c/memory/x"}})
+    assert m.self_join() == (None, ["/c/memory/x/tasks"])
+    assert v2.Manager({"path": "/c/x"}).self_join() == ("/c/x", [])
