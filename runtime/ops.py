@@ -46,9 +46,10 @@ def entry():
 def run_command(argv):
     """`pyrunc ARGV...`: the hot path below, else the full CLI."""
     import gc
-    # A short-lived process: nothing to gain from the cyclic collector, and a collection in
-    # a forked setup process (stage, init) writes to every tracked object, i.e. copies
-    # each page it shares with the parent.
+    # Most commands live a few ms: nothing to gain from the cyclic collector, and in a forked
+    # setup process (stage, init) a collection writes to every tracked object, i.e. copies
+    # each page shared with the parent. The long-lived ones (run and exec in the foreground,
+    # events) turn it back on once they only wait.
     gc.disable()
     if "exec" in argv:
         # Before anything else is imported: see cgwarm.py (a false positive, such as a

@@ -77,7 +77,9 @@ def stream(c, m, interval):
 
 
 def main(ctx, args):
+    import gc
     from pyrunc import state
+    gc.enable()  # off in ops.run_command, for the short commands
     opts, pos = parse_cmd("events", FLAGS, args, nargs=1)
     try:
         interval = parse_duration(opts["interval"])

@@ -100,6 +100,8 @@ def _exec(ctx, opts, pos):
             write_pid_file(opts["pid_file"], pid)
         if opts["detach"]:
             return 0
+        import gc
+        gc.enable()  # off for the setup (ops.run_command); this process may now live long
         if mine is not None:
             return foreground.proxy_tty(foreground.receive_pty(mine), pid, fwd)
         fwd.set_pid(pid)

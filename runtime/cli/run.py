@@ -52,6 +52,8 @@ def main(ctx, args):
         raise
     if opts["detach"]:
         return 0
+    import gc
+    gc.enable()  # off for the setup (ops.run_command); this process may now live long
     if listener is not None:
         # In the foreground pyrunc stays the unit's main process: MAINPID is ours.
         import threading
