@@ -117,8 +117,6 @@ def create(ctx, cid, bundle, opts):
             plan.console_sock = opts["console_sock"]
         if opts.get("pidfd_socket"):
             pidfd_sock = connect_pidfd_socket(opts["pidfd_socket"])
-        # Imported before the cgroup is made: mkdir in a cgroup hierarchy waits while the
-        # attach grace period started by cgwarm is still running; importing overlaps it.
         from pyrunc.process.spawn import start_init
         data = {
             "id": cid, "pid": 0, "start_time": 0,

@@ -53,7 +53,7 @@ def run_command(argv):
     gc.disable()
     if "exec" in argv:
         # Before anything else is imported: see cgwarm.py (a false positive, such as a
-        # container named "run", costs one harmless write).
+        # container named "exec", costs one harmless write).
         from pyrunc import cgwarm
         cgwarm.start()
     else:

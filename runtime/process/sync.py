@@ -4,7 +4,7 @@ One SOCK_SEQPACKET socketpair; each message is a marshal'ed dict (no import, exa
 
     parent (pyrunc create)            stage (ns setup)             init (PID 1)
     fork stage ----------------------> 
-    join cgroup, "go" ---------------> setns/unshare, fork init -->
+    "go" ----------------------------> join cgroups*, setns/unshare, fork init -->
                       <--------------- {"pid": N}, exit
                       <------------------------------------------- "mounted"
     (prestart/createRuntime hooks)
@@ -12,6 +12,9 @@ One SOCK_SEQPACKET socketpair; each message is a marshal'ed dict (no import, exa
                       <------------------------------------------- "ready"
                                                                     fexecve(pyrunc-init)
     EOF on the socket (close-on-exec) = init is parked on exec.fifo
+
+* The stage is born in its cgroup2 directory and writes "0" to the v1 `tasks` files itself
+(spawn._fork_stage); where it cannot, the parent writes its pid to cgroup.procs before "go".
 
 Either child reports a failure as {"error": msg} and exits; the parent raises InitError.
 """
