@@ -169,12 +169,14 @@ long pyrunc_fstatfs_type(int fd)
     return (long)st.f_type;
 }
 
-/* fork(2) of the Python process straight into a cgroup (clone3 CLONE_INTO_CGROUP, Linux
- * 5.7+, cgroup v2 or the unified mount of a hybrid host). The one wrapper with logic in it,
- * for a reason: a write to cgroup.procs after an idle gap waits out an RCU grace period
- * (the global threadgroup rwsem switching to writer mode, ~10-20 ms on this kind of VM, in
- * the middle of every container start); a child born in its cgroup takes no such lock. It
- * does what os.fork() does around fork(): with the GIL held (cffi releases it for the call),
+/* fork(2) of the Python process through clone3, with extra clone flags (new namespaces:
+ * CLONE_NEWPID makes the child PID 1 of a new PID namespace) and, when cgroup_fd >= 0,
+ * straight into a cgroup (CLONE_INTO_CGROUP, Linux 5.7+, cgroup v2 or the unified mount of a
+ * hybrid host). The one wrapper with logic in it, for a reason: a write to cgroup.procs after
+ * an idle gap waits out an RCU grace period (the global threadgroup rwsem switching to writer
+ * mode, ~10-20 ms on this kind of VM, in the middle of every container start); a child born
+ * in its cgroup takes no such lock, and one born in its PID namespace needs no intermediate
+ * process to fork it (process/spawn.py). It does what os.fork() does around fork(): with the GIL held (cffi releases it for the call),
  * PyOS_BeforeFork / clone3 / PyOS_AfterFork_{Child,Parent}. glibc's fork() also stores the
  * child's tid in its thread descriptor (CLONE_CHILD_SETTID on THREAD_SELF->tid); clone3
  * does the same here at that field's offset, which is checked first against gettid(): on
@@ -191,7 +193,7 @@ struct pyrunc_clone_args {
 #define PYRUNC_CLONE_INTO_CGROUP 0x200000000ULL
 #define PYRUNC_GLIBC_TID_OFFSET 0x2d0  /* x86_64 glibc 2.2x-2.4x: offsetof(struct pthread, tid) */
 
-long pyrunc_fork_into_cgroup(int cgroup_fd)
+long pyrunc_clone3_fork(uint64_t flags, int cgroup_fd)
 {
 #if defined(__x86_64__) && defined(__GLIBC__) && defined(SYS_clone3)
     pid_t *tidp = (pid_t *)((char *)pthread_self() + PYRUNC_GLIBC_TID_OFFSET);
@@ -201,10 +203,13 @@ long pyrunc_fork_into_cgroup(int cgroup_fd)
     }
     struct pyrunc_clone_args a;
     memset(&a, 0, sizeof a);
-    a.flags = PYRUNC_CLONE_INTO_CGROUP | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+    a.flags = flags | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+    if (cgroup_fd >= 0) {
+        a.flags |= PYRUNC_CLONE_INTO_CGROUP;
+        a.cgroup = (uint64_t)cgroup_fd;
+    }
     a.child_tid = (uint64_t)(uintptr_t)tidp;
     a.exit_signal = SIGCHLD;
-    a.cgroup = (uint64_t)cgroup_fd;
     PyGILState_STATE g = PyGILState_Ensure();
     PyOS_BeforeFork();
     long pid = syscall(SYS_clone3, &a, sizeof a);
@@ -217,6 +222,7 @@ long pyrunc_fork_into_cgroup(int cgroup_fd)
     errno = saved;
     return pid;
 #else
+    (void)flags;
     (void)cgroup_fd;
     errno = ENOSYS;
     return -1;

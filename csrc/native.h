@@ -1,6 +1,6 @@
 /* cdef surface of pyrunc._native: one thin wrapper per syscall that Python 3.11 lacks.
  * Every function returns -1 and leaves errno set on failure; no logic lives here, except in
- * pyrunc_fork_into_cgroup (native.c says why). */
+ * pyrunc_clone3_fork (native.c says why). */
 int pyrunc_unshare(int flags);
 int pyrunc_setns(int fd, int nstype);
 int pyrunc_mount(const char *source, const char *target, const char *fstype,
@@ -23,7 +23,7 @@ int pyrunc_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a
 long pyrunc_join_session_keyring(const char *name);
 int pyrunc_personality(unsigned long persona);
 long pyrunc_fstatfs_type(int fd);
-long pyrunc_fork_into_cgroup(int cgroup_fd);
+long pyrunc_clone3_fork(uint64_t flags, int cgroup_fd);
 
 #define CLONE_NEWNS ...
 #define CLONE_NEWUTS ...

@@ -4,7 +4,7 @@ On this kind of host the first write to any cgroup.procs after an idle gap block
 grace period (~10 ms measured here) while the kernel switches its global threadgroup rwsem to
 writer mode; a write made shortly after another one returns in microseconds. runc and crun pay
 that wait in the middle of every create. create and run avoid the lock altogether
-(process/spawn.py, _fork_stage); exec still writes the new process's pid. For exec pyrunc
+(process/spawn.py, _fork); exec still writes the new process's pid. For exec pyrunc
 starts the wait at its very beginning, in a thread, by writing "0" (the writing process
 itself) into the cgroup.procs of the cgroup pyrunc already is in: the kernel takes the lock
 and moves nothing. The grace period then passes while the interpreter imports modules, and

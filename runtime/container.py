@@ -127,7 +127,7 @@ def create(ctx, cid, bundle, opts):
         cgroup = _make_cgroup(ctx, cid, config, data)
         fault("create-cgroup")
         if cgroup is not None and not rootless_cgroups(ctx) and hasattr(cgroup, "self_join"):
-            # The stage joins by itself (spawn._fork_stage); not for the systemd driver,
+            # The stage joins by itself (spawn._fork); not for the systemd driver,
             # whose scope is started with the pid, nor rootless, where a refused join means
             # going on without the cgroup (_join_cgroup).
             plan.self_join = cgroup.self_join()

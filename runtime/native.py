@@ -90,10 +90,11 @@ def personality(persona):
     return _check(lib.pyrunc_personality(persona))
 
 
-def fork_into_cgroup(cgroup_fd):
-    """os.fork(), the child born in the cgroup directory `cgroup_fd` (v2 or a hybrid host's
-    unified mount); OSError(ENOSYS) where it cannot be done safely (csrc/native.c)."""
-    return _check(lib.pyrunc_fork_into_cgroup(cgroup_fd))
+def clone3_fork(flags=0, cgroup_fd=-1):
+    """os.fork() with extra clone flags (new namespaces), the child born in the cgroup
+    directory `cgroup_fd` (v2 or a hybrid host's unified mount) unless it is -1;
+    OSError(ENOSYS) where it cannot be done safely (csrc/native.c)."""
+    return _check(lib.pyrunc_clone3_fork(flags, cgroup_fd))
 
 
 def fstatfs_type(fd):

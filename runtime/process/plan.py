@@ -28,7 +28,7 @@ class Plan:
         self.preserve_fds = opts.get("preserve_fds", 0)
         self.process = config.get("process") or {}
         self.cgroup_saved = None
-        self.self_join = None  # (cgroup2 dir or None, [v1 tasks files]): spawn._fork_stage
+        self.self_join = None  # (cgroup2 dir or None, [v1 tasks files]): spawn._fork
         self.join_tasks = ()  # the v1 tasks files the stage writes "0" to, when it does
         self.fifo_fd = -1
         self.helper_fd = -1

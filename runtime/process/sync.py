@@ -14,7 +14,10 @@ One SOCK_SEQPACKET socketpair; each message is a marshal'ed dict (no import, exa
     EOF on the socket (close-on-exec) = init is parked on exec.fifo
 
 * The stage is born in its cgroup2 directory and writes "0" to the v1 `tasks` files itself
-(spawn._fork_stage); where it cannot, the parent writes its pid to cgroup.procs before "go".
+(spawn._fork); where it cannot, the parent writes its pid to cgroup.procs before "go". With
+no namespace to join and no user namespace, there is no stage: the parent makes init with
+clone3 (new PID namespace), init joins the cgroups, makes the other namespaces and goes on
+from "mounted".
 
 Either child reports a failure as {"error": msg} and exits; the parent raises InitError.
 """

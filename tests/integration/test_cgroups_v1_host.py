@@ -234,7 +234,7 @@ import os, sys
 from pyrunc import native
 uni, tasks = sys.argv[1], sys.argv[2:]
 fd = os.open(uni, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-pid = native.fork_into_cgroup(fd)
+pid = native.clone3_fork(0, fd)
 if pid == 0:
     for t in tasks:
         f = os.open(t, os.O_WRONLY)
@@ -250,7 +250,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 
 def test_self_join_reaches_every_hierarchy(mgr):
-    """What create's stage does (spawn._fork_stage): born into the unified cgroup by clone3,
+    """What create's stage does (spawn._fork): born into the unified cgroup by clone3,
     then "0" into each v1 tasks file; no cgroup.procs write. It ends up where add_pid puts
     a process, in every hierarchy."""
     uni, tasks = mgr.self_join()
@@ -273,20 +273,62 @@ from pyrunc.process import spawn
 class Plan:
     self_join = (sys.argv[1], ["/nonexistent/tasks"])
     join_tasks = ()
+    join_namespaces = {}
+    new_namespaces = {"pid", "mount"}
 
 plan = Plan()
-pid, joined = spawn._fork_stage(plan)
+pid, joined, direct = spawn._fork(plan)
 if pid == 0:
     os._exit(7)
 _, status = os.waitpid(pid, 0)
-print(joined, list(plan.join_tasks), os.waitstatus_to_exitcode(status))
+print(joined, direct, list(plan.join_tasks), os.waitstatus_to_exitcode(status))
 """
 
 
 def test_fork_stage_falls_back_to_fork(tmp_path):
     """A directory that is not a cgroup: clone3 refuses it, and the stage is forked the old
-    way, to be joined by the parent (joined False, no tasks for the child to write)."""
+    way, to be joined by the parent (joined and direct False, no tasks for the child)."""
     out = subprocess.run([sys.executable, "-c", FALLBACK, str(tmp_path)], capture_output=True,
                          text=True, timeout=30)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False", "[]", "7"]
+    assert out.stdout.split() == ["False", "False", "[]", "7"]
+
+
+DIRECT = r"""
+import os, sys
+from pyrunc.process import spawn
+
+class Plan:
+    self_join = (sys.argv[1], sys.argv[2:])
+    join_tasks = ()
+    join_namespaces = {}
+    new_namespaces = {"pid"}
+
+plan = Plan()
+pid, joined, direct = spawn._fork(plan)
+if pid == 0:
+    for t in plan.join_tasks:
+        spawn._join_self(t)
+    with open("/proc/self/cgroup") as f:
+        lines = f.read().split()
+    print(os.getpid(), len(lines), *sorted({line.split(":", 2)[2] for line in lines}), flush=True)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print(joined, direct, os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_fork_makes_init_directly(mgr):
+    """No namespace to join and no user namespace: no stage process, clone3 makes init as
+    PID 1 of its new PID namespace, born in the cgroup (the v1 tasks joined by itself)."""
+    uni, tasks = mgr.self_join()
+    if uni is None:
+        pytest.skip("no cgroup2 mount beside the v1 hierarchies")
+    out = subprocess.run([sys.executable, "-c", DIRECT, uni] + tasks, capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    child, parent = out.stdout.splitlines()
+    rel = "/" + os.path.relpath(uni, "/sys/fs/cgroup/unified")
+    assert child == f"1 {len(tasks) + 1} {rel}"  # PID 1, in every hierarchy's cgroup
+    assert parent.split() == ["True", "True", "0"]
+    assert mgr.pids() == []  # it was there, and left with its exit
