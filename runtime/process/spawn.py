@@ -48,13 +48,13 @@ def stage(plan, sock):
 
 def direct_init(plan, sock):
     """Runs in init when the parent made it directly (see _fork): what the stage would have
-    done for it, then init; never returns. Its new PID namespace, if any, came with clone3;
-    the others are made here, after the cgroups are joined, as the stage makes them."""
+    done for it, then init; never returns. Its new PID and time namespaces, if any, came with
+    clone3; the others are made here, after the cgroups are joined, as the stage makes them."""
     try:
         native.prctl(PR_SET_DUMPABLE, 0)  # as the stage's (see stage())
         for path in plan.join_tasks:
             _join_self(path)
-        _unshare(plan, plan.new_namespaces - {"pid"})
+        _unshare(plan, plan.new_namespaces - {"pid", "time"})
         fault("stage-namespaces")
     except BaseException as e:
         sync.child_fail(sock, e)
@@ -97,7 +97,11 @@ def _fork(plan):
             fd = os.open(udir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError:
             return os.fork(), False, False
-    flags = TYPES["pid"][0] if direct and "pid" in plan.new_namespaces else 0
+    flags = 0
+    for t in ("pid", "time") if direct else ():
+        # The two that unshare() gives only to the caller's children come with the clone.
+        if t in plan.new_namespaces:
+            flags |= TYPES[t][0]
     plan.join_tasks = tasks
     try:
         if fd < 0 and not direct:

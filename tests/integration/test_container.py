@@ -153,6 +153,20 @@ def test_namespaces_new_and_host(pyrunc, runc, bundle, tmp_path):
     assert p.split()[1] != os.readlink("/proc/self/ns/uts")
 
 
+def test_every_new_namespace_holds_the_process(pyrunc, bundle):
+    """Each asked-for namespace is the process's own, not only its children's: pid and time
+    are the two that unshare() gives to children only (no stage process makes init here:
+    clone3 does, with both)."""
+    types = ("pid", "ipc", "uts", "mount", "network", "cgroup", "time")
+    bundle.config["linux"]["namespaces"] = [{"type": t} for t in types]
+    names = {"network": "net", "mount": "mnt"}
+    script = "; ".join(f"readlink /proc/self/ns/{names.get(t, t)}" for t in types) + "; echo $$"
+    out = run_out(pyrunc, bundle, script).split()
+    assert out[-1] == "1"
+    for t, got in zip(types, out):
+        assert got != os.readlink(f"/proc/self/ns/{names.get(t, t)}"), t
+
+
 def test_join_namespace_by_path(pyrunc, bundle, tmp_path):
     holder = subprocess.Popen(["unshare", "--uts", "sh", "-c", "hostname joined; sleep 60"])
     try:
