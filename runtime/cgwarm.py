@@ -3,14 +3,14 @@
 On this kind of host the first write to any cgroup.procs after an idle gap blocks for an RCU
 grace period (~10 ms measured here) while the kernel switches its global threadgroup rwsem to
 writer mode; a write made shortly after another one returns in microseconds. runc and crun pay
-that wait in the middle of every create. create and run avoid the lock altogether
-(process/spawn.py, _fork); exec still writes the new process's pid. For exec pyrunc
-starts the wait at its very beginning, in a thread, by writing "0" (the writing process
-itself) into the cgroup.procs of the cgroup pyrunc already is in: the kernel takes the lock
-and moves nothing. The grace period then passes while the interpreter imports modules, and
-the real attach a few milliseconds later costs ~0.1 ms per controller instead of ~10 ms. Only
-os and _thread are used (both already loaded); every failure is ignored: this is an
-optimisation, never a step.
+that wait in the middle of every create and exec. pyrunc mostly avoids the lock altogether
+(process/spawn.py, fork_joined). Where it cannot (exec with --cgroup, into a container with a
+pids limit, rootless, or the systemd driver), exec starts the wait as soon as it knows, in a
+thread, by writing "0" (the writing process itself) into the cgroup.procs of the cgroup
+pyrunc already is in: the kernel takes the lock and moves nothing. The grace period then
+passes while the namespaces are opened and the joiner forked, and the real attach a few
+milliseconds later costs less. Only os and _thread are used (both already loaded); every
+failure is ignored: this is an optimisation, never a step.
 """
 import os
 import _thread

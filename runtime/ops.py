@@ -51,15 +51,9 @@ def run_command(argv):
     # each page shared with the parent. The long-lived ones (run and exec in the foreground,
     # events) turn it back on once they only wait.
     gc.disable()
-    if "exec" in argv:
-        # Before anything else is imported: see cgwarm.py (a false positive, such as a
-        # container named "exec", costs one harmless write).
-        from pyrunc import cgwarm
-        cgwarm.start()
-    else:
-        rc = main(argv)
-        if rc is not None:
-            return rc
+    rc = main(argv)
+    if rc is not None:
+        return rc
     from pyrunc.cli.main import main as cli_main
     return cli_main(argv)
 

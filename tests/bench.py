@@ -129,6 +129,7 @@ def main():
                 add(rt, "create", rt.run("create", "--bundle", b, f"s{i}"))
                 add(rt, "state", rt.run("state", f"s{i}"))
                 add(rt, "start", rt.run("start", f"s{i}"))
+                add(rt, "exec /bin/true", rt.run("exec", f"s{i}", "/bin/true"))
                 add(rt, "kill", rt.run("kill", f"s{i}", "KILL"))
                 time.sleep(0.01)
                 add(rt, "delete", rt.run("delete", f"s{i}"))

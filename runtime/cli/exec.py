@@ -116,7 +116,7 @@ def _exec(ctx, opts, pos):
 def _console_socket(path):
     """(socket for the tenant, our end or None). With --console-socket the pty master goes
     to that socket's listener; in the foreground without one, to us, and we proxy stdio."""
-    import socket
+    import _socket as socket  # the C module: socket.py imports enum (~5 ms)
     if path:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -144,6 +144,10 @@ def run_process(c, process, opts, console=None):
         tenant.close_plan_fds(plan)
         raise
     specs = opts["cgroup"]
+    self_join = None if specs else _self_join(c)
+    if self_join is None:
+        from pyrunc import cgwarm
+        cgwarm.start()  # the parent writes cgroup.procs: start the wait now (cgwarm.py)
 
     def join_cgroup(pid):
         if not c.data.get("cgroup"):
@@ -156,9 +160,32 @@ def run_process(c, process, opts, console=None):
             m.add_pid(pid)
     from pyrunc.errors import InitError
     try:
-        return tenant.start(plan, join_cgroup)
+        return tenant.start(plan, join_cgroup, self_join)
     except InitError as e:
         raise PyruncError(f"unable to start container process: {e}") from None
+
+
+def _self_join(c):
+    """The container's cgroups as the joiner can enter them itself (tenant.start), or None
+    where the parent must write cgroup.procs: no cgroup, not root on the host (a rootless
+    join may be refused, and runc goes on without it), the systemd driver, or a pids limit
+    (a process born in the cgroup counts against pids.max; one moved in does not, so the
+    exec of runc and of pyrunc's other path succeeds in a container at its limit)."""
+    from pyrunc.container import _in_user_namespace
+    if not c.data.get("cgroup") or os.geteuid() != 0 or _in_user_namespace():
+        return None
+    m = c.cgroup_manager()
+    if not hasattr(m, "self_join"):
+        return None
+    pids_dir = m.paths.get("pids") if hasattr(m, "paths") else m.path
+    if pids_dir:
+        try:
+            with open(os.path.join(pids_dir, "pids.max"), "rb") as f:
+                if f.read().strip() != b"max":
+                    return None
+        except OSError:
+            return None
+    return m.self_join()
 
 
 def _check_preserved(n):
@@ -174,11 +201,13 @@ def _check_preserved(n):
 
 def get_process(c, opts, argv):
     """The process to run: --process FILE, or config.json's process with the overrides."""
-    import copy
+    import marshal
     if opts["process"]:
         p = _load_process_file(opts["process"])
     else:
-        p = copy.deepcopy(c.config.get("process") or {})
+        # A deep copy (the process object is JSON: dicts, lists, strings, numbers) without
+        # `copy`, which imports weakref and more.
+        p = marshal.loads(marshal.dumps(c.config.get("process") or {}))
         p["args"] = list(argv)
         if opts["cwd"]:
             p["cwd"] = opts["cwd"]
@@ -229,10 +258,10 @@ def _check_caps(caps):
 
 
 def _load_process_file(path):
-    import json
-    try:
-        with open(path) as f:
-            p = json.load(f)
+    from pyrunc.jsonfast import loads  # not json: ~7 ms of imports (containerd always
+    try:                                # passes --process)
+        with open(path, "rb") as f:
+            p = loads(f.read())
     except OSError as e:
         raise PyruncError(f"open {path}: {e.strerror}") from None
     except ValueError as e:

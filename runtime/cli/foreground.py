@@ -9,7 +9,7 @@ class Forwarder:
     """Catch every catchable signal; queue them until the pid is known, then forward."""
 
     def __init__(self):
-        import signal
+        import _signal as signal  # the C module: signal.py imports enum (~5 ms)
         self.me = os.getpid()
         self.winch = signal.SIGWINCH
         self.pid = 0

@@ -108,9 +108,6 @@ def main(argv):
             raise PyruncError("option --root argument should not be set to /")
         gopts["root"] = os.path.abspath(root)
         ctx = Context(gopts, logger)
-        if cmd == "exec":
-            from pyrunc import cgwarm
-            cgwarm.start()  # a no-op when __main__ started it already
         ctx.xdg_root = not root_flag and root != "/run/pyrunc"
         module = __import__("pyrunc.cli." + COMMANDS[cmd][0], fromlist=["run"])
         return module.main(ctx, args)

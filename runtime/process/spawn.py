@@ -34,7 +34,7 @@ def stage(plan, sock):
         native.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         sync.expect(sock, "go", "pyrunc")
         for path in plan.join_tasks:
-            _join_self(path)
+            join_self(path)
         _enter_namespaces(plan, sock)
         fault("stage-namespaces")
         pid = os.fork()
@@ -53,7 +53,7 @@ def direct_init(plan, sock):
     try:
         native.prctl(PR_SET_DUMPABLE, 0)  # as the stage's (see stage())
         for path in plan.join_tasks:
-            _join_self(path)
+            join_self(path)
         _unshare(plan, plan.new_namespaces - {"pid", "time"})
         fault("stage-namespaces")
     except BaseException as e:
@@ -61,7 +61,7 @@ def direct_init(plan, sock):
     init.run(plan, sock)  # never returns
 
 
-def _join_self(tasks):
+def join_self(tasks):
     try:
         fd = os.open(tasks, os.O_WRONLY | os.O_CLOEXEC)
         try:
@@ -72,47 +72,57 @@ def _join_self(tasks):
         raise PyruncError(f"join cgroup {os.path.dirname(tasks)}: {e.strerror}") from None
 
 
-def _fork(plan):
-    """Fork the stage, or init itself. Returns (pid, joined, direct).
+def fork_joined(self_join, flags=0):
+    """Fork; with self_join (a cgroup manager's self_join()), the child gets into those
+    cgroups without a write of its pid to cgroup.procs, which on a host whose cgroups have
+    been idle waits out an RCU grace period (the global threadgroup rwsem switching to
+    writer mode: 10-20 ms here, in the middle of every container start; runc and crun pay
+    it). Instead it is born into the cgroup2 directory (clone3 CLONE_INTO_CGROUP,
+    native.clone3_fork, with the extra clone `flags`) and writes "0" to each v1 hierarchy's
+    `tasks` itself (join_self: moving only the calling thread takes no such lock).
 
-    joined: the child gets into its cgroups without a write of its pid to cgroup.procs,
-    which on a host whose cgroups have been idle waits out an RCU grace period (the global
-    threadgroup rwsem switching to writer mode: 10-20 ms here, in the middle of every
-    container start; runc and crun pay it). Instead it is born into the cgroup2 directory
-    (clone3 CLONE_INTO_CGROUP, native.clone3_fork) and writes "0" to each v1 hierarchy's
-    `tasks` itself (moving only the calling thread takes no such lock), before it makes any
-    namespace. Only while this process has one thread; otherwise, or when the kernel or libc
-    cannot, a plain fork and the parent's write to cgroup.procs, as before.
-
-    direct: with no namespace to join and no user namespace to make, nothing needs a stage
-    process: clone3 makes init at once, PID 1 of its new PID namespace (direct_init), one
-    fork and one process exit less per container (~1 ms)."""
-    if plan.self_join is None or _thread._count():
-        return os.fork(), False, False
-    udir, tasks = plan.self_join
-    direct = not plan.join_namespaces and "user" not in plan.new_namespaces
+    Returns (pid, tasks) in both processes: tasks are those v1 files, None when the fork was
+    a plain one (no self_join, other threads in this process, or clone3 refused): then
+    `flags` were not applied either, and the parent writes cgroup.procs as before."""
+    if self_join is None or _thread._count():
+        return os.fork(), None
+    udir, tasks = self_join
+    if udir is None and not flags:
+        return os.fork(), tasks
     fd = -1
     if udir is not None:
         try:
             fd = os.open(udir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError:
-            return os.fork(), False, False
+            return os.fork(), None
+    try:
+        return native.clone3_fork(flags, fd), tasks
+    except OSError:
+        return os.fork(), None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _fork(plan):
+    """Fork the stage, or init itself. Returns (pid, joined, direct).
+
+    joined: the child joins its cgroups itself, before it makes any namespace (fork_joined).
+
+    direct: with no namespace to join and no user namespace to make, nothing needs a stage
+    process: clone3 makes init at once, PID 1 of its new PID namespace (direct_init), one
+    fork and one process exit less per container (~1 ms)."""
+    direct = (plan.self_join is not None and not plan.join_namespaces
+              and "user" not in plan.new_namespaces)
     flags = 0
     for t in ("pid", "time") if direct else ():
         # The two that unshare() gives only to the caller's children come with the clone.
         if t in plan.new_namespaces:
             flags |= TYPES[t][0]
-    plan.join_tasks = tasks
-    try:
-        if fd < 0 and not direct:
-            return os.fork(), True, False
-        return native.clone3_fork(flags, fd), True, direct
-    except OSError:
-        plan.join_tasks = ()
-        return os.fork(), False, False
-    finally:
-        if fd >= 0:
-            os.close(fd)
+    pid, tasks = fork_joined(plan.self_join, flags)
+    plan.join_tasks = tasks or ()
+    joined = tasks is not None
+    return pid, joined, direct and joined
 
 
 def _enter_namespaces(plan, sock):

@@ -6,10 +6,10 @@ only moves the caller's *children* into the PID namespace.
     CLI (subreaper)              joiner (non-dumpable)           tenant (non-dumpable)
     open /proc/<init>/ns/*,
     memfd of pyrunc-init
-    fork ---------------------->  setns user, ..., mnt
+    fork* --------------------->  (join cgroups*), setns user, ..., mnt
                                   fork --------------------------> (in the container's pid ns)
                   <-------------- {"pid": N}, exit
-    join cgroup(N)
+    (join cgroup(N)*)
     "cont" -------------------------------------------------------> rlimits, nnp, user, caps,
                                                                    env, PATH lookup, fds
                   <------------------------------------------------ "ready"
@@ -17,31 +17,35 @@ only moves the caller's *children* into the PID namespace.
     EOF on the socket (close-on-exec) = the helper runs; it resets signals and execs the
     container process.
 
+* Usually the joiner is born in the container's cgroup2 directory and writes "0" to the v1
+  `tasks` files itself while it still sees the host's paths (spawn.fork_joined: no wait for
+  the kernel's cgroup-attach grace period); with exec --cgroup, a pids limit, rootless or the
+  systemd driver, the CLI writes the tenant's pid to cgroup.procs instead (cli/exec.py).
+
 Security (CVE-2019-5736 class): the joiner and the tenant run the host's python3 while
 they share namespaces with the container. They are non-dumpable from the first instruction
 after fork (PR_SET_DUMPABLE is inherited by fork), so container processes cannot open their
 /proc/PID/exe, fds, or memory, nor ptrace them. The tenant never execve()s the container's
 binary itself either: it fexecve()s the sealed memfd copy of pyrunc-init, so the first exec
 inside the container replaces python3 with a binary that is neither a host file nor
-writable; pyrunc-init then execs the target. The tenant is moved into the container's
-cgroup only once it exists, by the CLI, before it does any setup.
+writable; pyrunc-init then execs the target. The tenant is in the container's cgroups
+before it does any setup: born there, or moved there by the CLI.
 
 Imports: after setns into the container's mount namespace the host's Python library is out
 of reach, so every module the joiner and the tenant use is imported here, at module load in
 the CLI. A lazy import after setns(mnt) would fail with ModuleNotFoundError.
 """
-import array  # noqa: F401  (socket.send_fds uses it)
 import fcntl
 import os
-import signal
-import socket
+import _signal as signal  # the C modules: signal.py and socket.py import enum (~5 ms)
+import _socket as socket
 import struct
 import termios
 
 from pyrunc import cgwarm, fault, native
 from pyrunc.errors import InitError, PyruncError
 from pyrunc.namespaces import TYPES
-from pyrunc.process import init, sync
+from pyrunc.process import init, spawn, sync
 
 # Unused here but needed by the steps borrowed from init after setns(mnt); imported
 # explicitly so that a refactoring of init.py cannot silently make them lazy.
@@ -131,6 +135,8 @@ def joiner(plan, sock):
         # First: nothing the container runs may read this host python3 through /proc.
         native.prctl(PR_SET_DUMPABLE, 0)
         native.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        for path in plan.join_tasks:
+            spawn.join_self(path)  # before setns: these are host paths
         _default_signals()
         # The user namespace comes first (it owns the others and grants the capabilities
         # to join them), the mount namespace last (it changes what paths mean; all the ns
@@ -243,7 +249,8 @@ def _console(plan):
         if size.get("height") and size.get("width"):
             fcntl.ioctl(peer, termios.TIOCSWINSZ,
                         struct.pack("HHHH", size["height"], size["width"], 0, 0))
-        socket.send_fds(plan.console, [f"/dev/pts/{num}".encode()], [master])
+        plan.console.sendmsg([f"/dev/pts/{num}".encode()],
+                             [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", master))])
     finally:
         os.close(master)
     plan.console.close()
@@ -253,13 +260,20 @@ def _console(plan):
     fcntl.ioctl(0, TIOCSCTTY, 0)
 
 
-def start(plan, join_cgroup):
+def start(plan, join_cgroup, self_join=None):
     """Fork the joiner, put the tenant in the container's cgroup, wait until it has exec'd
-    pyrunc-init. Returns the tenant's pid (a child of this process: we are a subreaper)."""
+    pyrunc-init. Returns the tenant's pid (a child of this process: we are a subreaper).
+
+    With self_join (cli/exec.py says when), the joiner is born in the container's cgroup2
+    directory and joins the v1 hierarchies itself before it leaves the host's namespaces
+    (spawn.fork_joined); the tenant it forks inherits them. Otherwise the parent writes the
+    tenant's pid to cgroup.procs."""
     native.prctl(PR_SET_CHILD_SUBREAPER, 1)
-    cgwarm.wait()
+    if self_join is None:
+        cgwarm.wait()
     parent, child = sync.pair()
-    joiner_pid = os.fork()
+    joiner_pid, tasks = spawn.fork_joined(self_join)
+    plan.join_tasks = tasks or ()
     if joiner_pid == 0:
         parent.close()
         joiner(plan, child)
@@ -276,7 +290,8 @@ def start(plan, join_cgroup):
             pid = chan.expect("pid", "namespace joiner")["pid"]
         finally:
             _reap(joiner_pid)
-        join_cgroup(pid)
+        if tasks is None:
+            join_cgroup(pid)
         fault("exec-tenant-in-cgroup")
         chan.send(cont=1)
         chan.expect("ready")

@@ -266,6 +266,16 @@ def test_exec_joins_the_container_cgroup(runtime, bundle, tmp_path):
                for line in _proc_cgroups(pid))
 
 
+def test_exec_into_a_container_at_its_pids_limit(pyrunc, bundle):
+    """The exec'd process is moved into the cgroup (migration is not held to pids.max), not
+    born there: pyrunc takes that path when the container has a pids limit. Differs from
+    runc 1.1.5, whose exec fails here (its runc init cannot start a thread in the cgroup)."""
+    bundle.config["linux"]["resources"] = {"pids": {"limit": 1}}
+    _start(pyrunc, bundle)
+    r = pyrunc("exec", bundle.id, "echo", "in")
+    assert (r.returncode, r.stdout) == (0, "in\n"), r.stderr
+
+
 def test_exec_cgroup_flag_uses_a_sub_cgroup(runtime, bundle, tmp_path):
     """--cgroup [ctrl:]sub puts the process into an existing sub-cgroup of the container's."""
     _start(runtime, bundle)
