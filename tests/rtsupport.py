@@ -101,13 +101,15 @@ class Bundle:
 
 
 def cgroup_dirs(rel):
-    out = []
+    """Existing directories for the cgroup `rel` in every hierarchy (one on a pure v2 host;
+    symlinked co-mounts such as cpu -> cpu,cpuacct counted once)."""
     base = "/sys/fs/cgroup"
-    for name in os.listdir(base):
-        p = os.path.join(base, name, rel.lstrip("/"))
-        if os.path.isdir(p):
-            out.append(p)
-    return out
+    if os.path.exists(os.path.join(base, "cgroup.controllers")):
+        tops = [base]
+    else:
+        tops = [os.path.join(base, n) for n in os.listdir(base)
+                if not os.path.islink(os.path.join(base, n))]
+    return [p for p in (os.path.join(t, rel.lstrip("/")) for t in tops) if os.path.isdir(p)]
 
 
 @pytest.fixture

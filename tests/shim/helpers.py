@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from rtsupport import remove_empty_cgroups
+
 CGROUP_PARENT = "/pyrunc-shim-test"
 BUSYBOX = "/bin/busybox"
 
@@ -182,7 +184,7 @@ class Containerd:
             stop_containerd(self.proc, self.shim_pids, sockets, timeout=10)
             self.log.close()
             unmount_under(self.base)
-            remove_cgroups(CGROUP_PARENT)
+            remove_empty_cgroups(CGROUP_PARENT)
 
 
 def shim_sockets(state, namespace):
@@ -236,23 +238,6 @@ def unmount_under(base):
         points = [line.split()[4] for line in f]
     for p in sorted((p for p in points if p.startswith(base + "/")), key=len, reverse=True):
         subprocess.run(["umount", "-l", p], check=False)
-
-
-def remove_cgroups(parent):
-    """rmdir the test cgroup parent and its (empty) children in every v1/v2 hierarchy."""
-    root = "/sys/fs/cgroup"
-    hierarchies = [root] if os.path.exists(os.path.join(root, "cgroup.controllers")) else \
-        [os.path.join(root, d) for d in os.listdir(root)
-         if os.path.isdir(os.path.join(root, d)) and not os.path.islink(os.path.join(root, d))]
-    for h in hierarchies:
-        top = h + parent
-        if not os.path.isdir(top):
-            continue
-        for dirpath, dirnames, _ in sorted(os.walk(top), key=lambda x: len(x[0]), reverse=True):
-            try:
-                os.rmdir(dirpath)
-            except OSError:
-                pass
 
 
 def wait_for(pred, timeout=10.0, interval=0.05):
