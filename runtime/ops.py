@@ -45,15 +45,15 @@ def entry():
 
 def run_command(argv):
     """`pyrunc ARGV...`: the hot path below, else the full CLI."""
+    rc = main(argv)
+    if rc is not None:
+        return rc
     import gc
     # Most commands live a few ms: nothing to gain from the cyclic collector, and in a forked
     # setup process (stage, init) a collection writes to every tracked object, i.e. copies
     # each page shared with the parent. The long-lived ones (run and exec in the foreground,
     # events) turn it back on once they only wait.
     gc.disable()
-    rc = main(argv)
-    if rc is not None:
-        return rc
     from pyrunc.cli.main import main as cli_main
     return cli_main(argv)
 
