@@ -12,7 +12,7 @@ passes while the namespaces are opened and the joiner forked, and the real attac
 milliseconds later costs less. Only os and _thread are used (both already loaded); every
 failure is ignored: this is an optimisation, never a step.
 """
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 import _thread
 
 _done = None

@@ -4,7 +4,7 @@ These are the checks on the hot path of create: cheap type and value checks writ
 hand, each failing with a JSON pointer into config.json. The complete schema check (with
 jsonschema, ~76 ms to import) is `pyrunc validate`.
 """
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 
 from pyrunc.errors import ConfigError
 

@@ -1,5 +1,5 @@
 """Container creation (runc's semantics and error texts); start, kill and delete are in ops.py."""
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 
 from pyrunc import fault, state as st
 from pyrunc.errors import ContainerExists, PyruncError, SyscallError
@@ -213,7 +213,7 @@ def connect_pidfd_socket(path):
 def send_pidfd(sock, pid, kind):
     """A pidfd of `pid` in one SCM_RIGHTS message whose payload names the process kind, as
     runc's: b"standard" for the container's init, b"setns" for an exec'd process."""
-    import struct
+    import _struct as struct
     import _socket
     try:
         pidfd = os.pidfd_open(pid)

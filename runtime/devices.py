@@ -1,5 +1,5 @@
 """/dev inside the container: default device nodes, linux.devices, and the usual links."""
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 import stat
 
 from pyrunc import native, pathsafe

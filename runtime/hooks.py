@@ -45,7 +45,7 @@ def run_one(hook, state, cwd=None):
     import subprocess
     args = hook.get("args") or [hook["path"]]
     timeout = hook.get("timeout")
-    import os
+    from pyrunc import oslite as os
     parent = os.getpid()
 
     def die_with_parent():

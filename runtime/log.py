@@ -3,7 +3,7 @@
 containerd's shim reads `--log` JSON line by line and keeps the msg of the last error, so
 the format (sorted keys, RFC 3339 time) is part of pyrunc's interface.
 """
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 import time
 
 LEVELS = ("trace", "debug", "info", "warning", "error", "fatal", "panic")

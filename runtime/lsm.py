@@ -18,7 +18,7 @@ swallow them (CVE-2019-16884).
 Runs in the container's init and in exec's tenant: imported at module load by
 pyrunc.process.init (no lazy imports after pivot_root).
 """
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 
 from pyrunc import pathsafe
 from pyrunc.errors import ConfigError

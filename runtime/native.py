@@ -3,7 +3,7 @@
 Each wrapper makes one call and raises OSError(errno, strerror, path) on failure; callers
 translate that into a PyruncError with context. Where CPython has the call, it is used.
 """
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 
 from pyrunc._native import ffi, lib
 
@@ -84,6 +84,10 @@ def prctl(option, a2=0, a3=0, a4=0, a5=0):
 
 def join_session_keyring(name):
     return _check(lib.pyrunc_join_session_keyring(_b(name)))
+
+
+def setrlimit(resource, soft, hard):
+    _check(lib.pyrunc_setrlimit(resource, soft, hard))
 
 
 def personality(persona):

@@ -16,7 +16,7 @@ sd_notify(3) allows.
 
 Only imported when NOTIFY_SOCKET is set.
 """
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 import select
 import socket
 

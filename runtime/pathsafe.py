@@ -6,7 +6,7 @@ CVE-2021-30465 class). Mounts then target the opened fd through /proc/self/fd/N,
 path cannot be swapped between the check and the mount.
 """
 import errno
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 import stat
 
 from pyrunc import native

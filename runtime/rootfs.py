@@ -6,7 +6,7 @@ config.json's mounts in order, make /dev, pivot_root, then the steps that need t
 view (rootfsPropagation, read-only root, masked and read-only paths).
 """
 import errno
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 import stat
 
 from pyrunc import devices, lsm, native, pathsafe

@@ -8,7 +8,7 @@ Interface (what the rest of pyrunc uses):
 Backends: v1.py (+ hybrid unified mount), v2.py, systemd.py (a transient scope over
 D-Bus, then the v2/v1 files as well). This module stays tiny: `state` imports it.
 """
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 
 from pyrunc.errors import CgroupError, PyruncError
 

@@ -4,7 +4,7 @@ apply() must never silently skip a field: a missing file means the host cannot h
 it (controller not mounted, kernel without the feature), and a refused write means the
 kernel rejected the value. Both become ConfigError carrying the field's JSON pointer.
 """
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 
 from pyrunc.errors import CgroupError, ConfigError
 

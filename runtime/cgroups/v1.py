@@ -5,7 +5,7 @@ handled as runc does: the v1 hierarchies carry the container, and the unified mo
 joined too, so that controllers living only there (hugetlb on this host) apply as well.
 """
 import errno
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 import time
 
 from pyrunc.cgroups import rmdir_retry, walk_pids

@@ -4,7 +4,7 @@
 "unified" to its directory in a hybrid host's cgroup2 mount). Zero values mean "unset",
 as in runc, so an `update` can pass a merged resources object through here unchanged.
 """
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 
 from pyrunc.cgroups import convert, devices
 from pyrunc.cgroups.files import bad_value, read, read_int, write_lines, write_res

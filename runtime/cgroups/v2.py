@@ -1,6 +1,6 @@
 """cgroup v2: the unified hierarchy, one directory per container."""
 import errno
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 import time
 
 from pyrunc.cgroups import rmdir_retry, walk_pids

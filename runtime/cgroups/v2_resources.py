@@ -4,7 +4,7 @@ Fields v2 has no file for (swappiness, disableOOMKiller, kernel memory, realtime
 net_prio, leaf weights) are not applied - the kernel offers nothing to write - and are
 returned as warnings for the caller to log, as runc does; they are never dropped silently.
 """
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 
 from pyrunc.cgroups import convert, devices
 from pyrunc.cgroups.files import bad_value, read, read_int, write_lines, write_res

@@ -15,7 +15,7 @@ FLAGS = (
 
 
 def create_opts(opts):
-    import os
+    from pyrunc import oslite as os
     out = dict(opts)
     if out.get("pid_file"):
         # Relative to the caller's cwd, before create moves into the bundle.

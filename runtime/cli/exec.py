@@ -8,7 +8,7 @@ UID[:GID], --additional-gids appended. In the foreground pyrunc forwards signals
 with the process's status (128+signal when killed); --detach returns once the process runs.
 Every error exits 255, as runc's exec does.
 """
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 
 from pyrunc.cli.args import BOOL, INT, LIST, STR, Flag
 from pyrunc.cli.common import parse_cmd

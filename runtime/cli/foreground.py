@@ -1,6 +1,6 @@
 """What `run` and `exec` do in the foreground: forward signals to the container's process,
 proxy a terminal, and wait for the exit status (128+signal when a signal killed it)."""
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 
 from pyrunc.errors import PyruncError
 

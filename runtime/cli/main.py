@@ -4,7 +4,7 @@ Only this module catches exceptions. Any PyruncError becomes one log line (text 
 or JSON in --log) and exit status 1; anything else is reported as an internal error, with
 a traceback only under --debug.
 """
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 import sys
 
 from pyrunc import __version__, SPEC_VERSION

@@ -6,7 +6,7 @@ with init's status (128+signal when a signal killed it), then deletes the contai
 and proxies its own terminal to it, as `exec -t` does (pyrunc/cli/foreground.py). --no-subreaper is accepted for compatibility: pyrunc needs to be a subreaper while
 it creates the container (init is re-parented to it), so the flag changes nothing.
 """
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 import _signal as signal  # the C module: signal.py imports enum (~5 ms)
 
 from pyrunc.cli.args import BOOL, Flag
@@ -76,7 +76,6 @@ def _notify(listener, ctx):
 
 
 def _wants_terminal(bundle):
-    import os.path
     from pyrunc.jsonfast import loads
     try:
         with open(os.path.join(bundle, "config.json"), "rb") as f:

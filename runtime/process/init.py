@@ -7,15 +7,15 @@ container's process: from that point no process the container can see runs a hos
 """
 import errno
 import fcntl
-import os
-import resource
+from pyrunc import oslite as os  # not os: see oslite.py
 import _signal as signal  # C modules: signal.py and socket.py import enum (~5 ms)
 import _socket as socket
-import struct
+import _struct as struct  # struct.py only re-exports it; one stdlib directory search less
 import sys
 
 from pyrunc import capabilities, fault, hooks, lsm, native, pathsafe, rootfs
 from pyrunc.errors import PyruncError
+from pyrunc.native import C
 from pyrunc.process import sync
 from pyrunc.process.sync import child_fail
 
@@ -213,23 +213,19 @@ def _personality(plan):
 def _rlimits(plan):
     # Set before dropping capabilities: raising a hard limit needs CAP_SYS_RESOURCE.
     for i, rl in enumerate(plan.process.get("rlimits") or ()):
-        num = getattr(resource, rl["type"], None)
+        num = getattr(C, rl["type"], None) if rl["type"].startswith("RLIMIT_") else None
         if num is None:
             raise StepError(f"rlimit {rl['type']} is not known to this system")
         try:
-            resource.setrlimit(num, (_rlim(rl["soft"]), _rlim(rl["hard"])))
-        except (ValueError, OSError) as e:
+            # native, not the `resource` module: one dlopen less per create and exec
+            native.setrlimit(num, rl["soft"], rl["hard"])
+        except OSError as e:
             # e.g. a hard limit above ours without CAP_SYS_RESOURCE: name the field (create's
             # process is config.json's; exec's may come from a --process file).
             where = f"config.json /process/rlimits/{i}: " if plan.process_in_config else ""
             raise StepError(f"{where}"
                             f"setrlimit {rl['type']} soft={rl['soft']} hard={rl['hard']}: "
-                            f"{getattr(e, 'strerror', None) or 'operation not permitted'}") \
-                from None
-
-
-def _rlim(v):
-    return resource.RLIM_INFINITY if v >= 0xFFFFFFFFFFFFFFFF else v
+                            f"{(e.strerror or 'operation not permitted').lower()}") from None
 
 
 def _oom_score_adj(plan):

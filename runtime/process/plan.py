@@ -1,5 +1,5 @@
 """Everything the setup processes need, computed once in the parent before fork."""
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 
 from pyrunc.mounts import MountSpec
 from pyrunc.namespaces import config_namespaces

@@ -11,7 +11,7 @@ When there is no namespace to join and no user namespace to make (the common cas
 stage is skipped: clone3 makes init directly, already PID 1 of its new PID namespace, and
 init makes the other namespaces itself (_fork, direct_init).
 """
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 import _signal as signal  # the C module: signal.py imports enum (~5 ms)
 import _thread
 

@@ -22,7 +22,7 @@ from "mounted".
 Either child reports a failure as {"error": msg} and exits; the parent raises InitError.
 """
 import marshal
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 import _socket as socket  # the C module: socket.py costs ~4 ms of imports
 
 from pyrunc.errors import InitError, PyruncError

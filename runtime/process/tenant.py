@@ -36,11 +36,10 @@ of reach, so every module the joiner and the tenant use is imported here, at mod
 the CLI. A lazy import after setns(mnt) would fail with ModuleNotFoundError.
 """
 import fcntl
-import os
+from pyrunc import oslite as os  # not os: see oslite.py
 import _signal as signal  # the C modules: signal.py and socket.py import enum (~5 ms)
 import _socket as socket
-import struct
-import termios
+import _struct as struct  # struct.py only re-exports it; one stdlib directory search less
 
 from pyrunc import cgwarm, fault, native
 from pyrunc.errors import InitError, PyruncError
@@ -50,7 +49,6 @@ from pyrunc.process import init, spawn, sync
 # Unused here but needed by the steps borrowed from init after setns(mnt); imported
 # explicitly so that a refactoring of init.py cannot silently make them lazy.
 import errno  # noqa: F401
-import resource  # noqa: F401
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -230,6 +228,7 @@ TIOCSCTTY = 0x540E
 TIOCGPTN = 0x80045430
 TIOCSPTLCK = 0x40045431
 TIOCGPTPEER = 0x5441
+TIOCSWINSZ = 0x5414  # termios's, without loading that extension module (~0.3 ms) per exec
 
 
 def _console(plan):
@@ -247,7 +246,7 @@ def _console(plan):
         peer = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
         size = plan.process.get("consoleSize") or {}
         if size.get("height") and size.get("width"):
-            fcntl.ioctl(peer, termios.TIOCSWINSZ,
+            fcntl.ioctl(peer, TIOCSWINSZ,
                         struct.pack("HHHH", size["height"], size["width"], 0, 0))
         plan.console.sendmsg([f"/dev/pts/{num}".encode()],
                              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", master))])

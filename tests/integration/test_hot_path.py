@@ -116,3 +116,50 @@ def test_hot_path_imports_builtins_only(pyrunc, bundle):
     mods = _imported(pyrunc, "delete", cid)
     assert "os" not in mods and "pyrunc.cgroups" not in mods, mods
     assert pyrunc.ids() == []
+
+
+def _launcher_python():
+    with open(PYRUNC) as f:
+        return f.readline()[2:].split()[0]
+
+
+def test_launcher_interpreter_starts_light_and_keeps_every_codec():
+    """The launcher's interpreter (install_launcher.py): isolated, no site, and at startup
+    neither `codecs` nor the alias table (launcher_encodings.py); every codec still works."""
+    code = r"""
+import sys
+at_start = sorted(m for m in ("codecs", "encodings.aliases", "encodings.utf_8", "os")
+                  if m in sys.modules)
+import codecs, encodings, io
+assert sys.flags.isolated and sys.flags.no_site, sys.flags
+assert codecs.lookup("UTF-8").name == "utf-8" and codecs.lookup("U8").name == "utf-8"
+assert codecs.lookup("latin-1").name == "iso8859-1"
+assert "é".encode("cp1252") == b"\xe9" and "x".encode("idna") == b"x"
+assert codecs.encode("é", "utf-8") == b"\xc3\xa9" and codecs.decode(b"\xc3\xa9", "utf8") == "é"
+assert codecs.getreader("utf-8")(io.BytesIO("é".encode())).read() == "é"
+assert encodings.normalize_encoding("a b") == "a_b" and encodings.aliases.aliases["u8"] == "utf_8"
+# a character split across reads (the incremental decoder), and stdin
+t = io.TextIOWrapper(io.BufferedReader(io.BytesIO("aé€".encode()), 1), encoding="utf-8")
+assert t.read(1) + t.read(1) + t.read() == "aé€"
+data = sys.stdin.read()
+print(at_start, data.upper(), sys.stdout.encoding, sys.getfilesystemencoding())
+"""
+    r = subprocess.run([_launcher_python(), "-c", code], input="héllo €".encode(),
+                       capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == "[] HÉLLO € utf-8 utf-8\n"
+
+
+def test_create_run_and_exec_load_no_os_and_no_extension_beyond_two(pyrunc, bundle):
+    """os (~1 ms: oslite.py), resource, termios and struct (a dlopen or a stdlib directory
+    listing each) are not loaded by run and exec; the only extension modules are cffi's
+    backend with pyrunc's own, and _json."""
+    bundle.args("true").write()
+    mods = _imported(pyrunc, "run", "--bundle", bundle.path, bundle.id)
+    assert not mods & {"os", "resource", "termios", "struct", "json", "re", "enum"}, mods
+    assert {"_cffi_backend", "pyrunc._native", "_json"} <= mods
+    cid = _created(pyrunc, bundle, bundle.id + "-x")
+    assert pyrunc("start", cid).returncode == 0
+    mods = _imported(pyrunc, "exec", cid, "true")
+    assert not mods & {"os", "resource", "termios", "struct", "json", "re", "enum"}, mods
+    assert pyrunc("delete", "-f", cid).returncode == 0
