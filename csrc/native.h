@@ -1,6 +1,6 @@
 /* cdef surface of pyrunc._native: one thin wrapper per syscall that Python 3.11 lacks.
  * Every function returns -1 and leaves errno set on failure; no logic lives here, except in
- * pyrunc_clone3_fork (native.c says why). */
+ * pyrunc_clone3_fork and pyrunc_capbset_drop (native.c says why). */
 int pyrunc_unshare(int flags);
 int pyrunc_setns(int fd, int nstype);
 int pyrunc_mount(const char *source, const char *target, const char *fstype,
@@ -25,6 +25,7 @@ int pyrunc_personality(unsigned long persona);
 int pyrunc_setrlimit(int resource, uint64_t soft, uint64_t hard);
 long pyrunc_fstatfs_type(int fd);
 long pyrunc_clone3_fork(uint64_t flags, int cgroup_fd);
+int pyrunc_capbset_drop(uint64_t keep, int last_cap);
 
 #define RLIMIT_CPU ...
 #define RLIMIT_FSIZE ...

@@ -13,7 +13,6 @@ _NAMES = (
 NAMES = {"CAP_" + n: i for i, n in enumerate(_NAMES)}
 
 PR_CAPBSET_READ = 23
-PR_CAPBSET_DROP = 24
 PR_SET_KEEPCAPS = 8
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
@@ -61,9 +60,7 @@ class CapSets:
 
 def drop_bounding(sets):
     """Drop from the bounding set what the config does not list (needs CAP_SETPCAP)."""
-    for bit in range(last_cap() + 1):
-        if not sets.bounding & (1 << bit) and native.prctl(PR_CAPBSET_READ, bit) == 1:
-            native.prctl(PR_CAPBSET_DROP, bit)
+    native.capbset_drop(sets.bounding, last_cap())
 
 
 def apply_sets(sets):

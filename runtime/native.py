@@ -86,6 +86,10 @@ def join_session_keyring(name):
     return _check(lib.pyrunc_join_session_keyring(_b(name)))
 
 
+def capbset_drop(keep, last_cap):
+    _check(lib.pyrunc_capbset_drop(keep, last_cap))
+
+
 def setrlimit(resource, soft, hard):
     _check(lib.pyrunc_setrlimit(resource, soft, hard))
 

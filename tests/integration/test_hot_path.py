@@ -132,6 +132,11 @@ at_start = sorted(m for m in ("codecs", "encodings.aliases", "encodings.utf_8", 
                   if m in sys.modules)
 import codecs, encodings, io
 assert sys.flags.isolated and sys.flags.no_site, sys.flags
+# site-packages before the standard library: pyrunc, _cffi_backend, _json found without a
+# listing of the stdlib directory (install_launcher.py), and nothing there shadows stdlib
+site = [i for i, p in enumerate(sys.path) if p.endswith("site-packages")]
+std = sys.path.index("/usr/lib/python%d.%d" % sys.version_info[:2])
+assert sys.path[0].endswith("/pyrunc-boot") and site and site[0] < std, sys.path
 assert codecs.lookup("UTF-8").name == "utf-8" and codecs.lookup("U8").name == "utf-8"
 assert codecs.lookup("latin-1").name == "iso8859-1"
 assert "é".encode("cp1252") == b"\xe9" and "x".encode("idna") == b"x"
