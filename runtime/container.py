@@ -148,17 +148,25 @@ def create(ctx, cid, bundle, opts):
             # apply() runs after fork: import what it needs now. An import in a process
             # whose pages a child still shares copies every page it touches (~1 ms here).
             _preload_apply(cgroup)
-        spawned = start_init(plan, join, lambda pid: _creating_hooks(plan, pid), apply)
-        plan.cgroup_saved = cgroup.save() if cgroup else None
+        def final_state(pid):
+            # The state as it will be once init is ready, written aside while init still
+            # works (pivot_root onwards): only its rename is left for after "ready".
+            plan.cgroup_saved = cgroup.save() if cgroup else None
+            stat = st.proc_stat(pid)
+            data.pop("creator", None)
+            data.update(pid=pid, start_time=stat[1] if stat else 0, cgroup=plan.cgroup_saved)
+            c = st.Container(ctx.root, data)
+            c.save(commit=False)
+            return c
+        staged = []
+        spawned = start_init(plan, join, lambda pid: _creating_hooks(plan, pid), apply,
+                             lambda pid: staged.append(final_state(pid)))
         fault("create-init-ready")
         pid = spawned.init_pid
         if pidfd_sock is not None:
             send_pidfd(pidfd_sock, pid, b"standard")
-        stat = st.proc_stat(pid)
-        del data["creator"]
-        data.update(pid=pid, start_time=stat[1] if stat else 0, cgroup=plan.cgroup_saved)
-        c = st.Container(ctx.root, data)
-        c.save()
+        c = staged[0]
+        c.commit()
         fault("create-state-written")
         if opts.get("pid_file"):
             write_pid_file(opts["pid_file"], pid)

@@ -112,15 +112,24 @@ class Container:
             return CREATED
         return RUNNING
 
-    def save(self):
-        tmp = f"{self.dir}/.{STATE_FILE}.tmp"
+    def save(self, commit=True):
+        """Write the state atomically (a new file, renamed over the old); with commit=False
+        only write the new file, and commit() renames it later."""
         try:
-            with open(tmp, "wb") as f:
+            with open(f"{self.dir}/.{STATE_FILE}.tmp", "wb") as f:
                 marshal.dump(self.data, f)
-            posix.rename(tmp, f"{self.dir}/{STATE_FILE}")
+            if commit:
+                self.commit()
         except OSError as e:
             # e.g. a `delete --force` racing a create removed the half-made directory
             # (tests/robustness: this was an "internal error: FileNotFoundError")
+            from pyrunc.errors import SyscallError
+            raise SyscallError(f"write container state in {self.dir}", e) from None
+
+    def commit(self):
+        try:
+            posix.rename(f"{self.dir}/.{STATE_FILE}.tmp", f"{self.dir}/{STATE_FILE}")
+        except OSError as e:
             from pyrunc.errors import SyscallError
             raise SyscallError(f"write container state in {self.dir}", e) from None
 

@@ -176,11 +176,13 @@ def _unshare(plan, types):
                               f"{e.strerror}") from None
 
 
-def start_init(plan, join_cgroup, creating_hooks, apply_resources=lambda: None):
+def start_init(plan, join_cgroup, creating_hooks, apply_resources=lambda: None,
+               meanwhile=lambda pid: None):
     """Fork the stage, place it in the cgroup, and wait for init to park. Returns init's pid.
 
     The limits are written (apply_resources) once init has mounted the rootfs and before it
-    is told to continue, where runc sets them too.
+    is told to continue, where runc sets them too. meanwhile(init's pid) runs while init
+    finishes its setup (pivot_root onwards), before its "ready" is awaited.
 
     On failure the caller kills whatever pid it got (see Spawned.kill)."""
     native.prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -223,6 +225,7 @@ def start_init(plan, join_cgroup, creating_hooks, apply_resources=lambda: None):
         # prestart and createRuntime hooks: runtime namespaces, mounts done, before pivot.
         creating_hooks(spawned.init_pid)
         chan.send(cont=1, pid=spawned.init_pid)
+        meanwhile(spawned.init_pid)
         chan.expect("ready")
         msg = chan.recv()
         if msg is not None:
