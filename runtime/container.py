@@ -160,7 +160,8 @@ def create(ctx, cid, bundle, opts):
             return c
         staged = []
         spawned = start_init(plan, join, lambda pid: _creating_hooks(plan, pid), apply,
-                             lambda pid: staged.append(final_state(pid)))
+                             lambda pid: staged.append(final_state(pid)),
+                             limits_meanwhile=not (proc.get("terminal") or config.get("hooks")))
         fault("create-init-ready")
         pid = spawned.init_pid
         if pidfd_sock is not None:

@@ -177,12 +177,15 @@ def _unshare(plan, types):
 
 
 def start_init(plan, join_cgroup, creating_hooks, apply_resources=lambda: None,
-               meanwhile=lambda pid: None):
+               meanwhile=lambda pid: None, limits_meanwhile=False):
     """Fork the stage, place it in the cgroup, and wait for init to park. Returns init's pid.
 
     The limits are written (apply_resources) once init has mounted the rootfs and before it
-    is told to continue, where runc sets them too. meanwhile(init's pid) runs while init
-    finishes its setup (pivot_root onwards), before its "ready" is awaited.
+    is told to continue, where runc sets them too; with limits_meanwhile, right after it is
+    told to continue, while it finishes its setup (pivot_root onwards) – for a container
+    whose init opens no device node from then on (no terminal) and with no hook to see the
+    limits: they are all in place before create returns, and so before the container's
+    process can run. meanwhile(init's pid) runs then too, before "ready" is awaited.
 
     On failure the caller kills whatever pid it got (see Spawned.kill)."""
     native.prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -221,10 +224,13 @@ def start_init(plan, join_cgroup, creating_hooks, apply_resources=lambda: None,
         fault("create-init-mounted")
         # Limits after the rootfs is ready, as runc sets them: the devices cgroup must not
         # refuse the mknod of the default devices half-way through its rules.
-        apply_resources()
+        if not limits_meanwhile:
+            apply_resources()
         # prestart and createRuntime hooks: runtime namespaces, mounts done, before pivot.
         creating_hooks(spawned.init_pid)
         chan.send(cont=1, pid=spawned.init_pid)
+        if limits_meanwhile:
+            apply_resources()
         meanwhile(spawned.init_pid)
         chan.expect("ready")
         msg = chan.recv()

@@ -172,3 +172,17 @@ def test_validate_lists_every_problem(pyrunc, bundle):
     assert "config.json /process/args:" in r.stdout
     assert "config.json /process/user/uid:" in r.stdout
     assert "Traceback" not in r.stderr
+
+
+def test_refused_limit_fails_create_and_leaves_nothing(runtime, bundle):
+    """A limit the kernel refuses (cpuset.cpus naming a cpu that does not exist). pyrunc
+    writes the limits while init finishes its setup when no terminal or hook needs them
+    earlier (process/spawn.py start_init): the failure still fails create, kills init and
+    removes everything, as runc does with its earlier write."""
+    bundle.args("sleep", "100")
+    bundle.config["linux"]["resources"] = {"cpu": {"cpus": "999"}}
+    bundle.write()
+    r = runtime("create", "--bundle", bundle.path, bundle.id)
+    assert r.returncode == 1, r.stderr
+    assert "cpuset.cpus" in r.stderr and "numerical result out of range" in r.stderr.lower(), r.stderr
+    _assert_nothing_left(runtime, bundle)
