@@ -8,7 +8,7 @@ SPEC_VERSION = "1.3.0"
 # called ("create-cgroup", "init-pivot", "exec-after-setns", ...). Unused, it costs one
 # environment lookup at import and a None test per call; the switch is only read when a
 # point is named, so a stray PYRUNC_FAULT alone does nothing.
-import posix as _posix  # builtin; `os` is not loaded under -I -S and costs ~1 ms (fast.py)
+import posix as _posix  # builtin; `os` is not loaded at startup and costs ~1 ms (oslite.py)
 
 _FAULT = _posix.environ.get(b"PYRUNC_FAULT")
 

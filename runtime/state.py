@@ -5,9 +5,9 @@ JSON module alone would cost a `pyrunc state` ~7 ms) through a temp file and ren
 status is never stored: it is computed on each call from the init process (pid plus its
 start time, so a recycled pid is not mistaken for init), the exec fifo and the freezer.
 
-Only builtin modules here (posix, not os: `import os` alone costs ~1 ms, a sixth of what a
-`pyrunc state` may spend above the bare interpreter; see fast.py), and errors imported where
-they are raised.
+Only builtin modules here (posix, not os: `import os` alone costs ~1 ms, more than all the
+rest a `pyrunc state` spends above the bare interpreter; see ops.py), and errors imported
+where they are raised.
 """
 import marshal
 import posix

@@ -33,6 +33,9 @@ def make_shim_bin(bindir, pkg_root):
     given = os.environ.get("PYRUNC_SHIM_BIN")
     if given:
         return os.path.abspath(given)
+    if pkg_root is None:  # the installed package (conftest._package_root)
+        import pyrunc_shim
+        pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(pyrunc_shim.__file__)))
     path = os.path.join(bindir, "containerd-shim-pyrunc-v1")
     with open(path, "w") as f:
         f.write("#!%s -IS\nimport sys\nsys.path.insert(0, %r)\n"
