@@ -399,14 +399,29 @@ def _environment(plan):
 
 
 def _home_of(uid):
+    """HOME of uid from the container's /etc/passwd, "/" without one. Read as bytes through
+    posix (a text file object cost ~0.2 ms here), at most 4 MiB, and non-blocking: the file
+    is the container's and may be anything (a FIFO would otherwise hang init)."""
+    chunks = []
     try:
-        with open("/etc/passwd") as f:
-            for line in f:
-                p = line.rstrip("\n").split(":")
-                if len(p) >= 6 and p[2] == str(uid):
-                    return p[5] or "/"
+        fd = os.open("/etc/passwd", os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            size = 0
+            while size < 1 << 22:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
     except OSError:
-        pass
+        return "/"
+    want = str(uid).encode()
+    for line in b"".join(chunks).split(b"\n"):
+        p = line.split(b":")
+        if len(p) >= 6 and p[2] == want:
+            return p[5].decode("utf-8", "surrogateescape") or "/"
     return "/"
 
 

@@ -549,3 +549,19 @@ def test_cve_2025_52881_exec_writes_into_a_fake_proc(runtime, box, tmp_path, req
         runtime("kill", b.id, "KILL")
         p.wait(timeout=30)
         runtime("delete", "--force", b.id)
+
+
+def test_passwd_as_a_fifo_does_not_hang_init(pyrunc, box):
+    """HOME comes from the container's /etc/passwd, which the container controls: as a FIFO
+    with no writer it must not block init (pyrunc opens it non-blocking; runc 1.1.5's
+    blocking open would hang create, so runc is not run here). HOME falls back to /."""
+    rootfs = box.rootfs()
+    os.unlink(os.path.join(rootfs, "etc", "passwd"))
+    os.mkfifo(os.path.join(rootfs, "etc", "passwd"))
+    b = box.bundle("fifo-passwd", rootfs, 'echo "home=$HOME"')
+    b.config["process"]["env"] = [e for e in b.config["process"]["env"]
+                                  if not e.startswith("HOME=")]
+    b.write()
+    r = run(pyrunc, b, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "home=/\n"
