@@ -18,6 +18,8 @@ def _check(ret, *paths):
 
 
 def _b(s):
+    if s.__class__ is str:  # the usual case, without a call per path (~240 per create)
+        return s.encode("utf-8", "surrogateescape")
     return None if s is None else os.fsencode(s)
 
 
