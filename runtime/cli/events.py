@@ -79,6 +79,7 @@ def stream(c, m, interval):
 def main(ctx, args):
     import gc
     from pyrunc import state
+    gc.freeze()  # the setup's objects: never worth a scan
     gc.enable()  # off in ops.run_command, for the short commands
     opts, pos = parse_cmd("events", FLAGS, args, nargs=1)
     try:

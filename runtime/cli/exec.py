@@ -101,7 +101,11 @@ def _exec(ctx, opts, pos):
         if opts["detach"]:
             return 0
         import gc
-        gc.enable()  # off for the setup (ops.run_command); this process may now live long
+        # Off for the setup (ops.run_command); this process may now live long. Its setup's
+        # objects are frozen first: the first collection would otherwise scan them all
+        # (~0.2-0.5 ms on the way to the container's start).
+        gc.freeze()
+        gc.enable()
         if mine is not None:
             return foreground.proxy_tty(foreground.receive_pty(mine), pid, fwd)
         fwd.set_pid(pid)

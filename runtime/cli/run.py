@@ -53,7 +53,11 @@ def main(ctx, args):
     if opts["detach"]:
         return 0
     import gc
-    gc.enable()  # off for the setup (ops.run_command); this process may now live long
+    # Off for the setup (ops.run_command); this process may now live long. Its setup's
+    # objects are frozen first: the first collection would otherwise scan them all
+    # (~0.2-0.5 ms on the way to the container's start).
+    gc.freeze()
+    gc.enable()
     if listener is not None:
         # In the foreground pyrunc stays the unit's main process: MAINPID is ours.
         import threading
