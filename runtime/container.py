@@ -282,8 +282,7 @@ def rootless_cgroups(ctx):
 
 def _in_user_namespace():
     try:
-        with open("/proc/self/uid_map") as f:
-            return f.read().split() != ["0", "0", "4294967295"]
+        return st.read_file("/proc/self/uid_map", 4096).split() != [b"0", b"0", b"4294967295"]
     except OSError:
         return False
 

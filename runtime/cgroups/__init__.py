@@ -20,30 +20,34 @@ _NOT_CONTROLLERS = frozenset(("rw", "ro", "xattr", "noprefix", "clone_children",
 
 def mounts(proc_root=PROC_ROOT):
     """{controller: mountpoint} for v1 hierarchies and {"": mountpoint} for cgroup2."""
+    from pyrunc.cgroups.files import read
     out = {}
-    with open(os.path.join(proc_root, "self/mountinfo")) as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            fstype, _src, sopts = right.split()[:3]
-            mnt = left.split()[4]
-            if fstype == "cgroup2":
-                out.setdefault("", mnt)
-            elif fstype == "cgroup":
-                for opt in sopts.split(","):
-                    if opt in _NOT_CONTROLLERS or "=" in opt and not opt.startswith("name="):
-                        continue
-                    out.setdefault(opt, mnt)
+    for line in read(os.path.join(proc_root, "self/mountinfo")).split("\n"):
+        if not line:
+            continue
+        left, _, right = line.partition(" - ")
+        fstype, _src, sopts = right.split()[:3]
+        mnt = left.split()[4]
+        if fstype == "cgroup2":
+            out.setdefault("", mnt)
+        elif fstype == "cgroup":
+            for opt in sopts.split(","):
+                if opt in _NOT_CONTROLLERS or "=" in opt and not opt.startswith("name="):
+                    continue
+                out.setdefault(opt, mnt)
     return out
 
 
 def own_cgroups(proc_root=PROC_ROOT):
     """{controller: path} of the calling process from /proc/self/cgroup ("" for v2)."""
+    from pyrunc.cgroups.files import read
     out = {}
-    with open(os.path.join(proc_root, "self/cgroup")) as f:
-        for line in f:
-            _, ctrls, path = line.rstrip("\n").split(":", 2)
-            for c in ctrls.split(",") if ctrls else [""]:
-                out[c] = path
+    for line in read(os.path.join(proc_root, "self/cgroup")).split("\n"):
+        if not line:
+            continue
+        _, ctrls, path = line.split(":", 2)
+        for c in ctrls.split(",") if ctrls else [""]:
+            out[c] = path
     return out
 
 

@@ -12,13 +12,23 @@ RES = "/linux/resources"
 
 
 def read(path, default=None):
+    """A cgroup file's text, stripped (through a bare fd, as _write_once writes)."""
     try:
-        with open(path) as f:
-            return f.read().strip()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            chunks = []
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
     except (FileNotFoundError, ProcessLookupError):
         if default is not None:
             return default
         raise
+    return b"".join(chunks).decode().strip()
 
 
 def read_int(path, default=0):
