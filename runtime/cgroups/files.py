@@ -90,3 +90,23 @@ def write_lines(directory, name, lines, pointer):
 
 def bad_value(pointer, why):
     return ConfigError(RES + pointer, why)
+
+
+def enable_controllers(path):
+    """In every ancestor below the mount, hand all available controllers down a level."""
+    chain = []
+    d = os.path.dirname(path)
+    while os.path.exists(os.path.join(os.path.dirname(d), "cgroup.controllers")) and d != "/":
+        chain.append(d)
+        d = os.path.dirname(d)
+    chain.append(d)  # the mount root itself
+    for anc in reversed(chain):
+        ctrls = read(os.path.join(anc, "cgroup.controllers"), "").split()
+        have = set(read(os.path.join(anc, "cgroup.subtree_control"), "").split())
+        for c in ctrls:
+            if c in have:
+                continue
+            try:
+                write(os.path.join(anc, "cgroup.subtree_control"), "+" + c)
+            except CgroupError:
+                pass  # e.g. a threaded subtree; a field needing it then finds no file

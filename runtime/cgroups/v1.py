@@ -147,7 +147,7 @@ def _inherit_cpuset(path):
 
 def _enable_unified(path):
     """Hybrid host: make the unified mount's controllers available down to our directory."""
-    from pyrunc.cgroups.v2 import enable_controllers
+    from pyrunc.cgroups.files import enable_controllers  # not v2: one module less
     try:
         enable_controllers(path)
     except CgroupError:

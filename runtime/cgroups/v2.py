@@ -4,7 +4,7 @@ from pyrunc import oslite as os  # not os: see oslite.py
 import time
 
 from pyrunc.cgroups import rmdir_retry, walk_pids
-from pyrunc.cgroups.files import read, read_kv, write
+from pyrunc.cgroups.files import enable_controllers, read, read_kv, write  # noqa: F401
 from pyrunc.errors import CgroupError
 
 
@@ -103,23 +103,3 @@ class Manager:
     def stats(self):
         from pyrunc.cgroups import stats
         return stats.v2(self.path)
-
-
-def enable_controllers(path):
-    """In every ancestor below the mount, hand all available controllers down a level."""
-    chain = []
-    d = os.path.dirname(path)
-    while os.path.exists(os.path.join(os.path.dirname(d), "cgroup.controllers")) and d != "/":
-        chain.append(d)
-        d = os.path.dirname(d)
-    chain.append(d)  # the mount root itself
-    for anc in reversed(chain):
-        ctrls = read(os.path.join(anc, "cgroup.controllers"), "").split()
-        have = set(read(os.path.join(anc, "cgroup.subtree_control"), "").split())
-        for c in ctrls:
-            if c in have:
-                continue
-            try:
-                write(os.path.join(anc, "cgroup.subtree_control"), "+" + c)
-            except CgroupError:
-                pass  # e.g. a threaded subtree; a field needing it then finds no file
