@@ -7,9 +7,9 @@ do `from pyrunc import oslite as os`: the same names, taken from the builtin `po
 join, dirname, basename, split, isabs, normpath, abspath, exists, isdir, isfile, realpath and
 relpath for str paths, makedirs, walk, fsencode, and `environ` (reads; writes go to
 os.environ). Anything else, and any bytes or PathLike argument, is handed to the real os /
-posixpath, imported then. That import stays safe inside a
-container's mount namespace: os and everything it imports are frozen into the interpreter in
-3.11, nothing is read from the file system.
+posixpath, imported then. That import stays safe inside a container's mount namespace: os
+and everything it imports are frozen into the interpreter in 3.11, nothing is read from the
+file system.
 """
 from posix import *  # noqa: F401,F403  (os's own functions and constants)
 from posix import _exit, environ as _benv  # noqa: F401
@@ -21,7 +21,6 @@ pardir = ".."
 devnull = "/dev/null"
 SEEK_SET, SEEK_CUR, SEEK_END = 0, 1, 2
 name = "posix"
-
 
 
 def _enc(s):

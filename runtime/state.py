@@ -39,6 +39,23 @@ def read_file(path, size=1 << 20):
         posix.close(fd)
 
 
+def read_all(path, limit=1 << 26, flags=0):
+    """The bytes of a file up to its end or `limit` (procfs and cgroupfs files, a container's
+    /etc/passwd), read in chunks through a bare fd; OSError as os raises it."""
+    fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC | flags)
+    try:
+        chunks, size = [], 0
+        while size < limit:
+            chunk = posix.read(fd, min(1 << 16, limit - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        posix.close(fd)
+    return b"".join(chunks)
+
+
 def exists(path):
     try:
         posix.stat(path)
@@ -118,20 +135,22 @@ class Container:
         try:
             with open(f"{self.dir}/.{STATE_FILE}.tmp", "wb") as f:
                 marshal.dump(self.data, f)
-            if commit:
-                self.commit()
         except OSError as e:
-            # e.g. a `delete --force` racing a create removed the half-made directory
-            # (tests/robustness: this was an "internal error: FileNotFoundError")
-            from pyrunc.errors import SyscallError
-            raise SyscallError(f"write container state in {self.dir}", e) from None
+            raise self._save_error(e) from None
+        if commit:
+            self.commit()
 
     def commit(self):
         try:
             posix.rename(f"{self.dir}/.{STATE_FILE}.tmp", f"{self.dir}/{STATE_FILE}")
         except OSError as e:
-            from pyrunc.errors import SyscallError
-            raise SyscallError(f"write container state in {self.dir}", e) from None
+            raise self._save_error(e) from None
+
+    def _save_error(self, e):
+        # e.g. a `delete --force` racing a create removed the half-made directory
+        # (tests/robustness: this was an "internal error: FileNotFoundError")
+        from pyrunc.errors import SyscallError
+        return SyscallError(f"write container state in {self.dir}", e)
 
     def oci_state(self, status=None):
         """The runtime-spec state object (runc's field order)."""

@@ -10,6 +10,7 @@ D-Bus, then the v2/v1 files as well). This module stays tiny: `state` imports it
 """
 from pyrunc import oslite as os  # not os: see oslite.py
 
+from pyrunc.cgroups.files import read
 from pyrunc.errors import CgroupError, PyruncError
 
 PROC_ROOT = "/proc"
@@ -20,7 +21,6 @@ _NOT_CONTROLLERS = frozenset(("rw", "ro", "xattr", "noprefix", "clone_children",
 
 def mounts(proc_root=PROC_ROOT):
     """{controller: mountpoint} for v1 hierarchies and {"": mountpoint} for cgroup2."""
-    from pyrunc.cgroups.files import read
     out = {}
     for line in read(os.path.join(proc_root, "self/mountinfo")).split("\n"):
         if not line:
@@ -40,7 +40,6 @@ def mounts(proc_root=PROC_ROOT):
 
 def own_cgroups(proc_root=PROC_ROOT):
     """{controller: path} of the calling process from /proc/self/cgroup ("" for v2)."""
-    from pyrunc.cgroups.files import read
     out = {}
     for line in read(os.path.join(proc_root, "self/cgroup")).split("\n"):
         if not line:

@@ -7,6 +7,7 @@ kernel rejected the value. Both become ConfigError carrying the field's JSON poi
 from pyrunc import oslite as os  # not os: see oslite.py
 
 from pyrunc.errors import CgroupError, ConfigError
+from pyrunc.state import read_all
 
 RES = "/linux/resources"
 
@@ -14,21 +15,11 @@ RES = "/linux/resources"
 def read(path, default=None):
     """A cgroup file's text, stripped (through a bare fd, as _write_once writes)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            chunks = []
-            while True:
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        finally:
-            os.close(fd)
+        return read_all(path).decode().strip()
     except (FileNotFoundError, ProcessLookupError):
         if default is not None:
             return default
         raise
-    return b"".join(chunks).decode().strip()
 
 
 def read_int(path, default=0):

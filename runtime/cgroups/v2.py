@@ -4,7 +4,7 @@ from pyrunc import oslite as os  # not os: see oslite.py
 import time
 
 from pyrunc.cgroups import rmdir_retry, walk_pids
-from pyrunc.cgroups.files import enable_controllers, read, read_kv, write  # noqa: F401
+from pyrunc.cgroups.files import enable_controllers, read, read_kv, write
 from pyrunc.errors import CgroupError
 
 

@@ -18,6 +18,7 @@ from pyrunc.errors import PyruncError
 from pyrunc.native import C
 from pyrunc.process import sync
 from pyrunc.process.sync import child_fail
+from pyrunc.state import read_all
 
 # Everything init uses is imported above, at module load in the parent: after pivot_root
 # the host's Python library is out of reach, and a lazy import there would fail. Two
@@ -402,23 +403,12 @@ def _home_of(uid):
     """HOME of uid from the container's /etc/passwd, "/" without one. Read as bytes through
     posix (a text file object cost ~0.2 ms here), at most 4 MiB, and non-blocking: the file
     is the container's and may be anything (a FIFO would otherwise hang init)."""
-    chunks = []
     try:
-        fd = os.open("/etc/passwd", os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-        try:
-            size = 0
-            while size < 1 << 22:
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-        finally:
-            os.close(fd)
+        data = read_all("/etc/passwd", 1 << 22, os.O_NONBLOCK)
     except OSError:
         return "/"
     want = str(uid).encode()
-    for line in b"".join(chunks).split(b"\n"):
+    for line in data.split(b"\n"):
         p = line.split(b":")
         if len(p) >= 6 and p[2] == want:
             return p[5].decode("utf-8", "surrogateescape") or "/"
