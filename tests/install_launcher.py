@@ -45,9 +45,13 @@ for d in (boot, os.path.join(site, "pyrunc"), os.path.join(site, "pyrunc_shim"))
     compileall.compile_dir(d, quiet=1)
 if clash:
     print(f"site-packages after the standard library: {sorted(clash)} would shadow it")
-# pyrunc: ops.entry() exits without the interpreter's finalization. The shim is a daemon.
-PYRUNC = """from pyrunc.ops import entry
-entry()
+# The module packs pyrunc.boot preloads for the hot commands (pyrunc/preload.py), built by
+# the launcher's interpreter from what it imports.
+subprocess.run([python, "-m", "pyrunc.preload", boot], check=True)
+# pyrunc: boot() preloads the command's modules, then ops.entry() runs it and exits without
+# the interpreter's finalization. The shim is a daemon.
+PYRUNC = f"""from pyrunc import boot
+boot({boot!r})
 """
 SHIM = """import sys
 from pyrunc_shim.__main__ import main

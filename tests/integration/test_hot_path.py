@@ -8,6 +8,7 @@ status and the JSON log line.
 import json
 import os
 import subprocess
+import tempfile
 
 import pytest
 
@@ -88,33 +89,74 @@ def test_delete_force_of_a_running_container(pyrunc, bundle):
                    for c in os.listdir("/sys/fs/cgroup"))
 
 
-def _imported(pyrunc, *args):
-    """Modules a pyrunc command imports, from -X importtime (the launcher's interpreter)."""
-    with open(PYRUNC) as f:
-        python = f.readline()[2:].split()[0]
-    r = subprocess.run([python, "-X", "importtime", "-I", "-S", PYRUNC, "--root", pyrunc.root,
-                        *args], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return {line.split("|")[-1].strip() for line in r.stderr.splitlines()
-            if line.startswith("import time:")}
+def _imported(pyrunc, *args, boot=True):
+    """Modules a pyrunc command imports through importlib, from -X importtime (the launcher's
+    interpreter). boot=False: without the launcher's preload (pyrunc.boot), which executes
+    a pack of modules without importlib."""
+    python = _launcher_python()
+    entry = [PYRUNC] if boot else ["-c", "from pyrunc.ops import entry; entry()"]
+    # stderr to a file: a created container keeps create's stdio open
+    with tempfile.TemporaryFile("w+") as err:
+        r = subprocess.run([python, "-X", "importtime", "-I", "-S", *entry, "--root",
+                            pyrunc.root, *args], stdout=subprocess.DEVNULL, stderr=err,
+                           timeout=30)
+        err.seek(0)
+        lines = err.read().splitlines()
+    assert r.returncode == 0, [x for x in lines if not x.startswith("import time:")]
+    return {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}
+
+
+def _own(mods):
+    return {m for m in mods if m.startswith("pyrunc")}
 
 
 def test_hot_path_imports_builtins_only(pyrunc, bundle):
     """`import os` alone costs ~1 ms, json ~7, the cgroups package ~1: none of them, and no
     pyrunc module beyond the three the path needs, on state/kill/delete."""
     cid = _created(pyrunc, bundle)
-    mods = _imported(pyrunc, "state", cid)
+    mods = _imported(pyrunc, "state", cid, boot=False)
     assert not mods & {"os", "json", "re", "enum", "pyrunc.cgroups", "pyrunc.errors",
                        "pyrunc.container", "pyrunc.cli.main"}, mods
-    assert {m for m in mods if m.startswith("pyrunc")} == {"pyrunc", "pyrunc.ops", "pyrunc.state"}
-    mods = _imported(pyrunc, "kill", cid, "KILL")
-    assert {m for m in mods if m.startswith("pyrunc")} == {"pyrunc", "pyrunc.ops", "pyrunc.state"}
+    assert _own(mods) == {"pyrunc", "pyrunc.ops", "pyrunc.state"}
+    mods = _imported(pyrunc, "kill", cid, "KILL", boot=False)
+    assert _own(mods) == {"pyrunc", "pyrunc.ops", "pyrunc.state"}
     assert "os" not in mods
     for _ in range(200):
         if json.loads(pyrunc("state", cid).stdout)["status"] == "stopped":
             break
-    mods = _imported(pyrunc, "delete", cid)
+    mods = _imported(pyrunc, "delete", cid, boot=False)
     assert "os" not in mods and "pyrunc.cgroups" not in mods, mods
+    assert pyrunc.ids() == []
+
+
+def test_each_command_runs_from_its_pack_exactly(pyrunc, bundle):
+    """The launcher preloads each hot command's modules from a pack (pyrunc/preload.py,
+    pyrunc.boot): a pack holds what the command imports without it, no more (this host has
+    the v1 layout), and with it importlib loads no pyrunc module but the package itself and
+    the cffi extension."""
+    from pyrunc.preload import PACKS
+    assert not os.path.exists("/sys/fs/cgroup/cgroup.controllers")  # the .v1 packs
+
+    def check(pack, plain_args, packed_args, between=lambda: None):
+        plain = _own(_imported(pyrunc, *plain_args, boot=False)) - {"pyrunc", "pyrunc._native"}
+        between()
+        assert plain == set(PACKS[pack]), (pack, plain ^ set(PACKS[pack]))
+        packed = _own(_imported(pyrunc, *packed_args))
+        assert packed <= {"pyrunc", "pyrunc._native"}, (pack, packed)
+
+    bundle.args("true").write()
+    check("run.v1", ("run", "--bundle", bundle.path, bundle.id + "-1"),
+          ("run", "--bundle", bundle.path, bundle.id + "-2"))
+    bundle.args("sleep", "100").write()
+    check("create.v1", ("create", "--bundle", bundle.path, bundle.id + "-3"),
+          ("create", "--bundle", bundle.path, bundle.id),
+          between=lambda: pyrunc("delete", "-f", bundle.id + "-3"))  # the same cgroup
+    assert pyrunc("start", bundle.id).returncode == 0
+    check("exec.v1", ("exec", bundle.id, "true"), ("exec", bundle.id, "true"))
+    check("ops", ("state", bundle.id), ("state", bundle.id))
+    check("ops", ("kill", bundle.id, "CONT"), ("kill", bundle.id, "CONT"))
+    check("list", ("list",), ("list",))
+    assert pyrunc("delete", "-f", bundle.id).returncode == 0
     assert pyrunc.ids() == []
 
 
