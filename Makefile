@@ -95,4 +95,4 @@ bench: install $(BUILD)/rootfs/bin/busybox
 	$(PY) tests/bench.py --pyrunc $(PYRUNC) --rootfs $(BUILD)/rootfs
 
 clean:
-	rm -rf $(BUILD) build *.egg-info runtime/pyrunc-init runtime/_native*.so
+	rm -rf $(BUILD) build *.egg-info runtime/pyrunc-init runtime/_native*.so runtime/_seccomp*.so

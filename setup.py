@@ -1,2 +1,2 @@
 from setuptools import setup
-setup(cffi_modules=["csrc/build.py:ffibuilder"])
+setup(cffi_modules=["csrc/build.py:ffibuilder", "csrc/build.py:seccomp_builder"])

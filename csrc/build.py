@@ -1,4 +1,5 @@
-"""cffi out-of-line API build of pyrunc._native, plus the static pyrunc-init helper.
+"""cffi out-of-line API builds of pyrunc._native and pyrunc._seccomp (libseccomp), plus the
+static pyrunc-init helper.
 
 Run by setuptools (setup.py: cffi_modules) at install time. The helper is a tiny static C
 program that becomes the container's PID 1 once Python has set the container up; it is
@@ -30,9 +31,13 @@ def build_init_helper(out=os.path.join(TOP, "runtime", "pyrunc-init")):
 ffibuilder = FFI()
 ffibuilder.cdef(_read("native.h") + _read("bpf.h") + _read("seccomp.h"))
 ffibuilder.set_source("pyrunc._native",
-                      _read("native.c") + "\n" + _read("bpf.c") + "\n" + _read("seccomp.c"),
-                      libraries=["seccomp"])
+                      _read("native.c") + "\n" + _read("bpf.c") + "\n" + _read("seccomp.c"))
+# libseccomp in a module of its own, loaded only for a config with linux.seccomp
+seccomp_builder = FFI()
+seccomp_builder.cdef(_read("libseccomp.h"))
+seccomp_builder.set_source("pyrunc._seccomp", "#include <seccomp.h>\n", libraries=["seccomp"])
 build_init_helper()
 
 if __name__ == "__main__":
     ffibuilder.compile(verbose=True)
+    seccomp_builder.compile(verbose=True)

@@ -161,7 +161,7 @@ def compile_profile(sc):
     """OCI linux.seccomp (already checked) -> Program. Unknown syscall names are skipped, as
     runc does; rules whose action is the default action are skipped (libseccomp refuses
     them). Several conditions on one argument index become one rule each (runc's OR)."""
-    from pyrunc._native import ffi, lib
+    from pyrunc._seccomp import ffi, lib  # libseccomp: loaded only here
     default = _action_value(sc["defaultAction"], sc.get("defaultErrnoRet"))
     ctx = lib.seccomp_init(default)
     if ctx == ffi.NULL:

@@ -200,11 +200,12 @@ print(at_start, data.upper(), sys.stdout.encoding, sys.getfilesystemencoding())
 def test_create_run_and_exec_load_no_os_and_no_extension_beyond_two(pyrunc, bundle):
     """os (~1 ms: oslite.py), resource, termios and struct (a dlopen or a stdlib directory
     listing each) are not loaded by run and exec; the only extension modules are cffi's
-    backend with pyrunc's own, and _json."""
+    backend with pyrunc's own, and _json (libseccomp's module too, with linux.seccomp)."""
     bundle.args("true").write()
     mods = _imported(pyrunc, "run", "--bundle", bundle.path, bundle.id)
     assert not mods & {"os", "resource", "termios", "struct", "json", "re", "enum"}, mods
     assert {"_cffi_backend", "pyrunc._native", "_json"} <= mods
+    assert "pyrunc._seccomp" not in mods  # libseccomp: only with linux.seccomp
     cid = _created(pyrunc, bundle, bundle.id + "-x")
     assert pyrunc("start", cid).returncode == 0
     mods = _imported(pyrunc, "exec", cid, "true")
