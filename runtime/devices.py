@@ -1,6 +1,6 @@
 """/dev inside the container: default device nodes, linux.devices, and the usual links."""
 from pyrunc import oslite as os  # not os: see oslite.py
-import stat
+import _stat as stat  # the C module: stat.py only re-exports it (from the stdlib directory)
 
 from pyrunc import native, pathsafe
 from pyrunc.errors import MountError
@@ -30,38 +30,51 @@ def device_list(config):
     return list(out.values())
 
 
-def create_device(rootfd, dev, in_userns=False):
-    rel = dev["path"]
-    parent, _, name = rel.rstrip("/").rpartition("/")
-    pfd = pathsafe.mkdir_all(rootfd, parent)
-    dfd = os.open(pathsafe.fd_path(pfd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    os.close(pfd)
+def create_devices(rootfd, devs, in_userns=False):
+    """Create each device node of `devs` (device_list); a parent directory is opened once
+    for all the nodes in it (the default six share /dev)."""
+    dirs = {}
     try:
-        kind = _TYPES[dev["type"]]
-        mode = dev.get("fileMode")
-        mode = 0o666 if mode is None else mode
-        devnum = os.makedev(dev.get("major", 0), dev.get("minor", 0))
-        try:
-            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-        except FileNotFoundError:
-            st = None
-        if st is not None:
-            if stat.S_IFMT(st.st_mode) != kind or (kind != stat.S_IFIFO and st.st_rdev != devnum):
-                # The image put something else here (maybe a symlink to a host file):
-                # replace it rather than trusting it.
-                os.unlink(name, dir_fd=dfd)
-                st = None
-        if st is None and in_userns:
-            # mknod is refused in a user namespace: bind the host's node instead.
-            _bind_host_node(dfd, name, dev["path"])
-            return
-        if st is None:
-            os.mknod(name, kind | (mode & 0o7777), devnum, dir_fd=dfd)
-        os.chmod(name, mode & 0o7777, dir_fd=dfd)  # mknod's mode is cut by the umask
-        os.chown(name, dev.get("uid") or 0, dev.get("gid") or 0, dir_fd=dfd,
-                 follow_symlinks=False)
+        for dev in devs:
+            parent, _, name = dev["path"].rstrip("/").rpartition("/")
+            dfd = dirs.get(parent)
+            if dfd is None:
+                pfd = pathsafe.mkdir_all(rootfd, parent)
+                try:
+                    dfd = dirs[parent] = os.open(pathsafe.fd_path(pfd),
+                                                 os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                finally:
+                    os.close(pfd)
+            _create_device(dfd, name, dev, in_userns)
     finally:
-        os.close(dfd)
+        for dfd in dirs.values():
+            os.close(dfd)
+
+
+def _create_device(dfd, name, dev, in_userns):
+    kind = _TYPES[dev["type"]]
+    mode = dev.get("fileMode")
+    mode = 0o666 if mode is None else mode
+    devnum = os.makedev(dev.get("major", 0), dev.get("minor", 0))
+    try:
+        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        if stat.S_IFMT(st.st_mode) != kind or (kind != stat.S_IFIFO and st.st_rdev != devnum):
+            # The image put something else here (maybe a symlink to a host file):
+            # replace it rather than trusting it.
+            os.unlink(name, dir_fd=dfd)
+            st = None
+    if st is None and in_userns:
+        # mknod is refused in a user namespace: bind the host's node instead.
+        _bind_host_node(dfd, name, dev["path"])
+        return
+    if st is None:
+        os.mknod(name, kind | (mode & 0o7777), devnum, dir_fd=dfd)
+    os.chmod(name, mode & 0o7777, dir_fd=dfd)  # mknod's mode is cut by the umask
+    os.chown(name, dev.get("uid") or 0, dev.get("gid") or 0, dir_fd=dfd,
+             follow_symlinks=False)
 
 
 def create_links(rootfd):

@@ -7,7 +7,7 @@ path cannot be swapped between the check and the mount.
 """
 import errno
 from pyrunc import oslite as os  # not os: see oslite.py
-import stat
+import _stat as stat  # the C module: stat.py only re-exports it (from the stdlib directory)
 
 from pyrunc import native
 from pyrunc.native import C

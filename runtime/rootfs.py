@@ -7,7 +7,7 @@ view (rootfsPropagation, read-only root, masked and read-only paths).
 """
 import errno
 from pyrunc import oslite as os  # not os: see oslite.py
-import stat
+import _stat as stat  # the C module: stat.py only re-exports it (from the stdlib directory)
 
 from pyrunc import devices, lsm, native, pathsafe
 from pyrunc.errors import ConfigError, MountError
@@ -37,8 +37,7 @@ def prepare(plan):
                 dev_is_bind = True
         if not dev_is_bind:
             userns = "user" in plan.new_namespaces or "user" in plan.join_namespaces
-            for dev in devices.device_list(plan.config):
-                devices.create_device(rootfd, dev, userns)
+            devices.create_devices(rootfd, devices.device_list(plan.config), userns)
             devices.create_links(rootfd)
     finally:
         os.close(rootfd)
