@@ -80,9 +80,10 @@ def load_pack(path):
     except OSError:
         return False
     try:
-        chunks = []
-        while chunk := _posix.read(fd, 1 << 20):
-            chunks.append(chunk)
+        # sized by fstat: a 1 MiB read buffer is an mmap, a mremap and an munmap more
+        chunks = [_posix.read(fd, _posix.fstat(fd).st_size + 1)]
+        while chunks[-1]:
+            chunks.append(_posix.read(fd, 1 << 16))
     finally:
         _posix.close(fd)
     data = b"".join(chunks)

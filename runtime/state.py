@@ -39,12 +39,18 @@ def read_file(path, size=1 << 20):
         posix.close(fd)
 
 
-def read_all(path, limit=1 << 26, flags=0):
+def read_all(path, limit=1 << 26, flags=0, sized=False):
     """The bytes of a file up to its end or `limit` (procfs and cgroupfs files, a container's
-    /etc/passwd), read in chunks through a bare fd; OSError as os raises it."""
+    /etc/passwd), read in chunks through a bare fd; OSError as os raises it. sized: a
+    regular file, whose first read is sized by fstat (the state file)."""
     fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC | flags)
     try:
         chunks, size = [], 0
+        if sized:
+            chunks.append(posix.read(fd, min(posix.fstat(fd).st_size + 1, limit)))
+            size = len(chunks[0])
+            if not chunks[0]:
+                return b""
         while size < limit:
             chunk = posix.read(fd, min(1 << 16, limit - size))
             if not chunk:
@@ -195,7 +201,7 @@ def _frozen(saved):
 def read(root, cid):
     """The stored state of container `cid` under `root`, or None when there is none."""
     try:
-        return marshal.loads(read_file(f"{root.rstrip('/')}/{cid}/{STATE_FILE}", 1 << 26))
+        return marshal.loads(read_all(f"{root.rstrip('/')}/{cid}/{STATE_FILE}", sized=True))
     except (FileNotFoundError, NotADirectoryError, EOFError, ValueError):
         return None
 
