@@ -9,7 +9,9 @@ compiled here. That directory comes first and holds a light `encodings` package
 extension modules' directory, and the rest of the standard library last: pyrunc,
 _cffi_backend and _json are found without a listing of the 200-entry stdlib directory, which
 no create, run or exec then needs (~0.1-0.2 ms). site-packages goes last instead if anything
-installed there has a standard module's name (it would shadow it).
+installed there has a standard module's name (it would shadow it). The directory also holds
+the module packs that pyrunc.boot preloads for the hot commands (runtime/preload.py); the
+launcher enters there.
 """
 import compileall
 import os
