@@ -32,7 +32,8 @@ EXEC = CLI + INIT + ("pyrunc.cli.exec", "pyrunc.cli.foreground", "pyrunc.cgwarm"
 # the cgroup driver and, for create, the limits: per cgroup layout
 LIMITS = ("pyrunc.cgroups.convert", "pyrunc.cgroups.devices")
 CGROUP = {"v1": ("pyrunc.cgroups.v1",), "v2": ("pyrunc.cgroups.v2",)}
-RESOURCES = {"v1": ("pyrunc.cgroups.v1_resources",), "v2": ("pyrunc.cgroups.v2_resources",)}
+RESOURCES = {"v1": ("pyrunc.cgroups.v1_resources",),
+             "v2": ("pyrunc.cgroups.v2_resources", "pyrunc.cgroups.ebpf")}  # device rules
 
 PACKS = {"ops": OPS, "list": CLI + ("pyrunc.cli.list",)}
 for _v in ("v1", "v2"):

@@ -5,8 +5,8 @@ The kernel hands the program a struct bpf_cgroup_dev_ctx {u32 access_type; u32 m
 u32 minor;} where access_type = device type (low 16 bits: BLOCK 1, CHAR 2) | access << 16
 (MKNOD 1, READ 2, WRITE 4). Returning 1 allows, 0 denies.
 """
-import os
-import struct
+from pyrunc import oslite as os  # not os: see oslite.py
+import _struct as struct  # struct.py only re-exports it
 
 from pyrunc.cgroups.devices import ANY
 

@@ -34,7 +34,8 @@ def test_v2_guest():
     files = ["tests/v2guest/test_v2_inside.py", "tests/integration/test_cgroups_commands_real.py"]
     env = ""
     if os.environ.get("PYRUNC"):  # the CLI and runc-differential tests too, once integrated
-        files.append("tests/integration/test_cgroups_cli.py")
+        files += ["tests/integration/test_cgroups_cli.py",
+                  "tests/integration/test_hot_path.py::test_each_command_runs_from_its_pack_exactly"]
         env = f"PYRUNC={os.environ['PYRUNC']}"
     rc, out, job = guest.run(_pytest_in_guest(files, env), timeout=240)
     assert rc == 0, f"guest rc={rc} (console: {job}/console.log)\n{out}"
