@@ -22,6 +22,29 @@ def fault(point):
         _posix.kill(_posix.getpid(), 9)
 
 
+def read_all(path, limit=1 << 26, flags=0, sized=False):
+    """The bytes of a file up to its end or `limit` (procfs and cgroupfs files, a container's
+    /etc/passwd), read in chunks through a bare fd; OSError as os raises it. sized: a
+    regular file, whose first read is sized by fstat (the state file, the launcher's packs)."""
+    fd = _posix.open(path, _posix.O_RDONLY | _posix.O_CLOEXEC | flags)
+    try:
+        chunks, size = [], 0
+        if sized:
+            chunks.append(_posix.read(fd, min(_posix.fstat(fd).st_size + 1, limit)))
+            size = len(chunks[0])
+            if not chunks[0]:
+                return b""
+        while size < limit:
+            chunk = _posix.read(fd, min(1 << 16, limit - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        _posix.close(fd)
+    return b"".join(chunks)
+
+
 # The launcher's entry (tests/install_launcher.py, `pyrunc.preload` builds the packs).
 # An import through importlib costs ~45 µs of machinery per module (finder, stat of the
 # source, open and read of its pyc, spec, module locks) before the module's own code runs;
@@ -34,7 +57,7 @@ def fault(point):
 
 # command -> pack; "+" marks the packs made per cgroup layout (".v1" hybrid/legacy, ".v2")
 _PACKS = {"run": "run+", "create": "create+", "exec": "exec+", "state": "ops", "start": "ops",
-            "kill": "ops", "delete": "ops", "list": "list"}
+          "kill": "ops", "delete": "ops", "list": "list"}
 _GLOBAL_VALUE_FLAGS = frozenset(f"{d}{n}" for d in ("-", "--")
                                 for n in ("root", "log", "log-format", "rootless", "criu"))
 
@@ -76,17 +99,9 @@ def load_pack(path):
     """Execute the modules of the pack at `path` (pyrunc/preload.py) as importlib would
     import them. False, and nothing done, if it is missing, from another Python, or stale."""
     try:
-        fd = _posix.open(path, _posix.O_RDONLY | _posix.O_CLOEXEC)
+        data = read_all(path, sized=True)
     except OSError:
         return False
-    try:
-        # sized by fstat: a 1 MiB read buffer is an mmap, a mremap and an munmap more
-        chunks = [_posix.read(fd, _posix.fstat(fd).st_size + 1)]
-        while chunks[-1]:
-            chunks.append(_posix.read(fd, 1 << 16))
-    finally:
-        _posix.close(fd)
-    data = b"".join(chunks)
     import marshal
     import sys
     from _frozen_importlib import ModuleSpec

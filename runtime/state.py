@@ -12,6 +12,8 @@ where they are raised.
 import marshal
 import posix
 
+from pyrunc import read_all  # noqa: F401  (its home: the launcher reads its packs with it)
+
 STATE_FILE = "state"
 FIFO = "exec.fifo"
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+.-")
@@ -37,29 +39,6 @@ def read_file(path, size=1 << 20):
         return posix.read(fd, size)
     finally:
         posix.close(fd)
-
-
-def read_all(path, limit=1 << 26, flags=0, sized=False):
-    """The bytes of a file up to its end or `limit` (procfs and cgroupfs files, a container's
-    /etc/passwd), read in chunks through a bare fd; OSError as os raises it. sized: a
-    regular file, whose first read is sized by fstat (the state file)."""
-    fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC | flags)
-    try:
-        chunks, size = [], 0
-        if sized:
-            chunks.append(posix.read(fd, min(posix.fstat(fd).st_size + 1, limit)))
-            size = len(chunks[0])
-            if not chunks[0]:
-                return b""
-        while size < limit:
-            chunk = posix.read(fd, min(1 << 16, limit - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    finally:
-        posix.close(fd)
-    return b"".join(chunks)
 
 
 def exists(path):
